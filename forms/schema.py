@@ -1,0 +1,197 @@
+"""Frozen, typed definitions: what a questionnaire, a checklist and a grading scheme are.
+
+These objects are built only by :mod:`forms.loader`, after validation, so code that
+receives one may rely on every cross-reference being resolved and every weight adding up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+Kind = Literal["questionnaire", "checklist", "scheme"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: str
+    label: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Either a list of labelled choices or a numeric range; each answer maps to a number."""
+
+    key: str
+    label: str
+    choices: tuple[Choice, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return not self.choices
+
+    def value_of(self, choice_key: str) -> float:
+        for choice in self.choices:
+            if choice.key == choice_key:
+                return choice.value
+        raise KeyError(choice_key)
+
+    def bounds(self) -> tuple[float, float]:
+        if self.choices:
+            values = [c.value for c in self.choices]
+            return min(values), max(values)
+        return float(self.minimum), float(self.maximum)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str
+    label: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    label: str
+    scale: str
+    dimension: str
+    weight: float = 1.0
+    required: bool = True
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """A 测评表: items on scales grouped into dimensions, answered per subject by one rater group."""
+
+    key: str
+    version: int
+    title: str
+    subject_kind: Literal["organisation", "person"]
+    layout: Literal["single", "grid"]
+    rater_groups: tuple[str, ...]
+    scales: tuple[Scale, ...]
+    dimensions: tuple[Dimension, ...]
+    items: tuple[Item, ...]
+    satisfied: tuple[str, ...] = ()
+    intro: str = ""
+    source: str = ""
+    kind: Kind = field(default="questionnaire", init=False)
+
+    def scale(self, key: str) -> Scale:
+        return next(s for s in self.scales if s.key == key)
+
+    def item(self, key: str) -> Item:
+        return next(i for i in self.items if i.key == key)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    label: str
+    points: float
+    guide: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    points: float
+    indicators: tuple[Indicator, ...]
+
+
+@dataclass(frozen=True)
+class VetoItem:
+    """一票否决: one mark caps the grade, whatever the points."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """A 清单 / 指标体系 scored by assessment teams, stage by stage."""
+
+    key: str
+    version: int
+    title: str
+    total: float
+    stages: tuple[str, ...]
+    categories: tuple[Category, ...]
+    vetoes: tuple[VetoItem, ...]
+    source: str = ""
+    kind: Kind = field(default="checklist", init=False)
+
+    def indicators(self) -> tuple[Indicator, ...]:
+        return tuple(ind for cat in self.categories for ind in cat.indicators)
+
+    def indicator(self, key: str) -> Indicator:
+        return next(i for i in self.indicators() if i.key == key)
+
+
+@dataclass(frozen=True)
+class GroupWeight:
+    key: str
+    label: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Component:
+    """One part of the composite: where its number comes from and how much it counts."""
+
+    key: str
+    label: str
+    source: Literal["checklist_total", "satisfaction_rate", "group_score", "combined_score", "result"]
+    weight: float
+    questionnaire: str = ""
+    rater_group: str = ""
+    column: str = ""
+    full_marks: float = 100.0
+
+
+@dataclass(frozen=True)
+class Grade:
+    label: str
+    minimum: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class VetoRule:
+    on: str
+    cap: str
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A 评定办法: how components combine into a composite and the composite into a grade."""
+
+    key: str
+    version: int
+    title: str
+    checklist: str
+    stage: str
+    rater_groups: tuple[GroupWeight, ...]
+    components: tuple[Component, ...]
+    grades: tuple[Grade, ...]
+    vetoes: tuple[VetoRule, ...] = ()
+    rectification_below: str = ""
+    source: str = ""
+    kind: Kind = field(default="scheme", init=False)
+
+    def grade_for(self, composite: float) -> Grade:
+        for grade in self.grades:
+            if composite >= grade.minimum:
+                return grade
+        return self.grades[-1]
+
+
+Definition = Union[Questionnaire, Checklist, Scheme]
+
+STAGES: dict[str, str] = {"self": "村级自评", "town": "镇街初评", "panel": "考评组评定"}

@@ -1,0 +1,60 @@
+"""Settings from the environment; secrets from the environment or a generated file never in git."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def instance_dir() -> Path:
+    path = Path(os.environ.get("PINGYI_INSTANCE", Path.cwd() / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_from_file(name: str, env_var: str, folder: Path | None = None) -> str:
+    """Use ``env_var`` if set; otherwise read, or create once with mode 0600, ``instance/<name>``.
+
+    A fixed fallback in the code would let anyone forge sessions or recompute token hashes, so
+    there is none: every installation gets its own random key on first start.
+    """
+    value = os.environ.get(env_var)
+    if value:
+        return value
+    path = (folder or instance_dir()) / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Production defaults; every value can come from an environment variable."""
+
+    def __init__(self) -> None:
+        folder = instance_dir()
+        self.SECRET_KEY = secret_from_file("secret_key", "SECRET_KEY", folder)
+        self.TOKEN_KEY = secret_from_file("token_key", "PINGYI_TOKEN_KEY", folder)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'pingyi.sqlite'}"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("PINGYI_MAX_BODY", 256 * 1024))
+        self.MAX_IMPORT_BYTES = int(os.environ.get("PINGYI_MAX_IMPORT", 20 * 1024 * 1024))
+        self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.SESSION_COOKIE_SECURE = os.environ.get("PINGYI_INSECURE_COOKIES") != "1"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.PUBLIC_BASE_URL = os.environ.get("PINGYI_BASE_URL", "http://127.0.0.1:5000")
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

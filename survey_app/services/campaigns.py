@@ -1,0 +1,118 @@
+"""Campaigns: set up sheets, open (freezing the definitions), close."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from forms import Questionnaire, load_text
+from forms.loader import builtin_library, builtin_text
+from forms.schema import Definition, Scheme
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Campaign, CampaignDefinition, SheetSubject
+from survey_app.models._time import utcnow
+from survey_app.services import audit
+
+
+class CampaignError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    key: str
+    label: str
+    org_id: int | None = None
+    person_id: int | None = None
+
+
+def create_campaign(slug: str, name: str, year: int, *, scheme_key: str | None = None,
+                    actor: str = "cli") -> Campaign:
+    if db.session.scalar(select(Campaign).where(Campaign.slug == slug)) is not None:
+        raise CampaignError(f"测评活动“{slug}”已经存在")
+    if scheme_key and not isinstance(builtin_library().get(scheme_key), Scheme):
+        raise CampaignError(f"评定办法“{scheme_key}”不存在")
+    campaign = Campaign(slug=slug, name=name, year=year, status="draft", scheme_key=scheme_key)
+    db.session.add(campaign)
+    db.session.flush()
+    audit.record(actor, "create_campaign", slug, name=name, year=year)
+    return campaign
+
+
+def add_sheet(campaign: Campaign, key: str, title: str, questionnaire_key: str, rater_group: str,
+              subjects: Sequence[SubjectSpec], *, org_id: int | None = None) -> BallotSheet:
+    if campaign.status != "draft":
+        raise CampaignError("测评活动已开始，不能再修改测评票")
+    questionnaire = builtin_library().get(questionnaire_key)
+    if not isinstance(questionnaire, Questionnaire):
+        raise CampaignError(f"测评表“{questionnaire_key}”不存在")
+    if rater_group not in questionnaire.rater_groups:
+        raise CampaignError(f"测评表“{questionnaire.title}”不适用于评价主体“{rater_group}”")
+    if not subjects:
+        raise CampaignError("测评票至少需要一个被评对象")
+    sheet = BallotSheet(campaign=campaign, key=key, title=title, questionnaire_key=questionnaire_key,
+                        rater_group=rater_group, org_id=org_id)
+    db.session.add(sheet)
+    for position, subject in enumerate(subjects):
+        db.session.add(SheetSubject(sheet=sheet, position=position, subject_key=subject.key,
+                                    label=subject.label, org_id=subject.org_id,
+                                    person_id=subject.person_id))
+    return sheet
+
+
+def _definitions_used(campaign: Campaign) -> list[str]:
+    keys = {sheet.questionnaire_key for sheet in campaign.sheets}
+    if campaign.scheme_key:
+        scheme = builtin_library()[campaign.scheme_key]
+        keys.add(scheme.key)
+        if isinstance(scheme, Scheme) and scheme.checklist:
+            keys.add(scheme.checklist)
+    return sorted(keys)
+
+
+def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
+    """Open for voting and snapshot every definition the campaign uses, in the same transaction."""
+    if campaign.status != "draft":
+        raise CampaignError(f"只有草稿状态的测评活动可以开始，当前状态：{campaign.status}")
+    if not campaign.sheets:
+        raise CampaignError("测评活动还没有测评票，不能开始")
+    for key in _definitions_used(campaign):
+        text = builtin_text(key)
+        definition = load_text(text, f"{key}.yaml")
+        db.session.add(CampaignDefinition(campaign=campaign, key=key, kind=definition.kind,
+                                          version=definition.version, content=text,
+                                          sha256=hashlib.sha256(text.encode()).hexdigest()))
+    campaign.status, campaign.opened_at = "open", utcnow()
+    audit.record(actor, "open_campaign", campaign.slug)
+    db.session.commit()
+    return campaign
+
+
+def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
+    if campaign.status != "open":
+        raise CampaignError(f"只有进行中的测评活动可以结束，当前状态：{campaign.status}")
+    campaign.status, campaign.closed_at = "closed", utcnow()
+    audit.record(actor, "close_campaign", campaign.slug)
+    db.session.commit()
+    return campaign
+
+
+def frozen_definitions(campaign: Campaign) -> dict[str, Definition]:
+    """The definitions as the campaign froze them; a draft campaign reads the current templates."""
+    if campaign.status == "draft":
+        library = builtin_library()
+        return {key: library[key] for key in _definitions_used(campaign)}
+    library: dict[str, Definition] = {}
+    rows = sorted(campaign.definitions, key=lambda d: d.kind == "scheme")
+    for row in rows:
+        library[row.key] = load_text(row.content, f"{row.key}.yaml", library)
+    return library
+
+
+def get_campaign(slug: str) -> Campaign:
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise CampaignError(f"测评活动“{slug}”不存在")
+    return campaign

@@ -1,0 +1,104 @@
+"""Read the first sheet of an .xlsx or a .csv into header-mapped rows, whatever the header language.
+
+Staff keep rosters in Excel with Chinese headers, sometimes saved as CSV from WPS in GB18030;
+both arrive here as the same list of dicts keyed by our field names, each with its row number.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+
+class TableError(ValueError):
+    """The file as a whole cannot be read (not a row-level fault)."""
+
+
+@dataclass
+class Row:
+    number: int  # as the spreadsheet shows it: the header is row 1
+    values: dict[str, str]
+
+
+@dataclass
+class Table:
+    columns: dict[str, str]  # our field -> the header text the file used
+    rows: list[Row] = field(default_factory=list)
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # codes typed as numbers come back from Excel as 1.0
+    return str(value).replace("\u3000", " ").strip()
+
+
+def _normalise_header(text: str) -> str:
+    return _clean(text).lower().replace(" ", "").replace("_", "").replace("（", "(").replace("）", ")")
+
+
+def _raw_rows(path: Path) -> Iterator[list[Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+            raise TableError(f"{path.name}：无法作为 Excel 文件打开（{exc.__class__.__name__}）") from None
+        try:
+            sheet = book.worksheets[0]
+            for row in sheet.iter_rows(values_only=True):
+                yield list(row)
+        finally:
+            book.close()
+    elif suffix == ".csv":
+        data = path.read_bytes()
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise TableError(f"{path.name}：文件编码无法识别，请另存为 UTF-8 编码的 CSV")
+        yield from csv.reader(io.StringIO(text))
+    else:
+        raise TableError(f"{path.name}：只支持 .xlsx 和 .csv 文件")
+
+
+def read_table(path: str | Path, aliases: Mapping[str, tuple[str, ...]],
+               required: tuple[str, ...]) -> Table:
+    """Map headers through ``aliases`` (field -> accepted header spellings) and read every row."""
+    path = Path(path)
+    rows = enumerate(_raw_rows(path), start=1)
+    header: list[Any] | None = None
+    for _, raw in rows:
+        if any(_clean(v) for v in raw):
+            header = raw
+            break
+    if header is None:
+        raise TableError(f"{path.name}：文件是空的")
+    lookup = {_normalise_header(a): f for f, names in aliases.items() for a in (f, *names)}
+    positions: dict[str, int] = {}
+    columns: dict[str, str] = {}
+    for index, text in enumerate(header):
+        fieldname = lookup.get(_normalise_header(text))
+        if fieldname and fieldname not in positions:
+            positions[fieldname] = index
+            columns[fieldname] = _clean(text)
+    missing = [f for f in required if f not in positions]
+    if missing:
+        wanted = "、".join(f"“{aliases[f][0]}”" for f in missing)
+        raise TableError(f"{path.name}：缺少必需的列 {wanted}")
+    table = Table(columns)
+    for number, raw in rows:
+        values = {f: _clean(raw[i]) if i < len(raw) else "" for f, i in positions.items()}
+        if any(values.values()):
+            table.rows.append(Row(number, values))
+    return table
