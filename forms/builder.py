@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wtforms import DecimalField, Form, RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from forms.schema import Questionnaire
@@ -43,6 +44,6 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
                         low=low, high=high))])
             else:
                 attrs[name] = RadioField(
-                    item.label, choices=[(c.key, c.label) for c in scale.choices],
+                    item.label, choices=[SelectChoice(c.key, c.label) for c in scale.choices],
                     validators=check, validate_choice=True)
     return type(f"{questionnaire.key.title().replace('_', '')}Form", (base,), attrs)

@@ -487,6 +487,8 @@ def load_text(text: str, name: str = "<text>", library: Mapping[str, Definition]
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         reason = exc.problem or exc.context or "unreadable"
+        if exc.context and exc.context_mark and exc.problem:
+            reason += f", {exc.context} that starts on line {exc.context_mark.line + 1}"
         raise DefinitionError([Problem(name, line, "", f"YAML syntax error: {reason}")]) from None
     except yaml.YAMLError as exc:
         raise DefinitionError([Problem(name, None, "", f"YAML syntax error: {exc}")]) from None

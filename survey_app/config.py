@@ -51,10 +51,11 @@ class Config:
         self.MAX_IMPORT_BYTES = int(os.environ.get("PINGYI_MAX_IMPORT", 20 * 1024 * 1024))
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
-        self.SESSION_COOKIE_SECURE = os.environ.get("PINGYI_INSECURE_COOKIES") != "1"
+        self.PUBLIC_BASE_URL = os.environ.get("PINGYI_BASE_URL", "http://127.0.0.1:5000")
+        # Behind HTTPS (the base URL says so) cookies never travel in clear text.
+        self.SESSION_COOKIE_SECURE = self.PUBLIC_BASE_URL.startswith("https://")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.PUBLIC_BASE_URL = os.environ.get("PINGYI_BASE_URL", "http://127.0.0.1:5000")
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zipfile import BadZipFile
 from typing import Any
 
 from openpyxl import load_workbook
@@ -49,7 +50,7 @@ def _raw_rows(path: Path) -> Iterator[list[Any]]:
     if suffix == ".xlsx":
         try:
             book = load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
             raise TableError(f"{path.name}：无法作为 Excel 文件打开（{exc.__class__.__name__}）") from None
         try:
             sheet = book.worksheets[0]

@@ -1,0 +1,45 @@
+# Two commands on a fresh Debian machine with Python 3.11, make and apt:
+#   make run    install, seed a demo campaign into SQLite, serve the site
+#   make test   install (system packages too) and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PINGYI := $(VENV)/bin/pingyi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+APT_PACKAGES := chromium zbar-tools poppler-utils fonts-noto-cjk wrk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install system-packages bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "pingyi needs Python 3.11 or newer"'
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed; installing python3-venv"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+run: install
+	$(PINGYI) init
+	$(PINGYI) demo --if-empty
+	PINGYI_BASE_URL=http://$(HOST):$(PORT) $(PINGYI) serve --host $(HOST) --port $(PORT)
+
+test: install system-packages
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+bench: install system-packages
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

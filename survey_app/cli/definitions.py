@@ -1,0 +1,25 @@
+"""``pingyi validate``: needs no database, so it works on a laptop with only the YAML files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from forms.loader import load_many
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate_command(files: tuple[Path, ...]) -> None:
+    """Check questionnaire, checklist and scheme FILES; schemes may refer to checklists given beside them."""
+    loaded, problems = load_many(files)
+    for path, definition in loaded.items():
+        click.echo(f"{Path(path).name}: 通过 — {definition.kind} '{definition.key}' "
+                   f"第 {definition.version} 版《{definition.title}》")
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise SystemExit(1)
+
+
+COMMANDS = [validate_command]

@@ -1,0 +1,38 @@
+"""``pingyi serve``: gunicorn, the server the benchmarks measure, not Flask's development server."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from gunicorn.app.base import BaseApplication
+
+
+class _Server(BaseApplication):
+    def __init__(self, app: object, options: dict):
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> object:
+        return self.application
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the site."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"评议已启动：http://{host}:{port}/  （Ctrl+C 停止）")
+    _Server(app, {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                  "worker_class": "gthread" if threads > 1 else "sync", "accesslog": None,
+                  "preload_app": True}).run()
+
+
+COMMANDS = [serve_command]

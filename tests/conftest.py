@@ -1,0 +1,115 @@
+"""Fixtures: an app on every configured database, a CLI runner, and the matplotlib backend.
+
+Database tests run on SQLite always and, when ``PINGYI_TEST_DATABASE_URL`` is set (CI sets it),
+on PostgreSQL too.  Each pytest-xdist worker gets its own PostgreSQL schema, reset per test.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.cli import ScriptInfo
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+matplotlib.use("Agg")
+
+PG_URL = os.environ.get("PINGYI_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw")
+
+
+def postgres_url() -> str:
+    """The CI database, pinned to this worker's own schema through the search path."""
+    schema = f"pingyi_{_worker()}"
+    url = make_url(PG_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
+
+
+def reset_postgres() -> None:
+    schema = f"pingyi_{_worker()}"
+    engine = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"))
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+
+
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    monkeypatch.setenv("PINGYI_INSTANCE", str(folder))
+    for name in ("SECRET_KEY", "PINGYI_TOKEN_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, instance: Path) -> str:
+    if request.param == "postgresql":
+        reset_postgres()
+        return postgres_url()
+    return f"sqlite:///{instance / 'test.sqlite'}"
+
+
+def make_app(database_url: str, **extra: object) -> Flask:
+    from survey_app import create_app
+
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **extra})
+
+
+@pytest.fixture
+def bare_app(database_url: str) -> Iterator[Flask]:
+    """An app whose database has not been created yet."""
+    app = make_app(database_url)
+    yield app
+    with app.app_context():
+        from survey_app.extensions import db
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(bare_app: Flask) -> Iterator[Flask]:
+    """An app on a freshly migrated, empty database, inside an application context."""
+    from survey_app.services.database import init_database
+
+    with bare_app.app_context():
+        init_database()
+        yield bare_app
+        from survey_app.extensions import db
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+class Cli:
+    """Run ``pingyi`` commands against the test app, as a person would type them."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def __call__(self, *args: str, input: str | None = None):
+        from survey_app.cli import cli
+
+        info = ScriptInfo(create_app=lambda: self.app)
+        return CliRunner().invoke(cli, list(args), obj=info, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def pingyi(app: Flask) -> Cli:
+    return Cli(app)
