@@ -113,3 +113,8 @@ class Cli:
 @pytest.fixture
 def pingyi(app: Flask) -> Cli:
     return Cli(app)
+
+
+@pytest.fixture
+def pingyi_bare(bare_app: Flask) -> Cli:
+    return Cli(bare_app)

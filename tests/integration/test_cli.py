@@ -1,0 +1,74 @@
+"""The ``pingyi`` command as an organisation department would use it."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from sqlalchemy import func, select
+
+from forms import builtin_paths
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Campaign, Organisation, Person, User
+from tests.factories import ORG_HEADER, PEOPLE_HEADER, org_rows, people_rows, write_xlsx
+
+pytestmark = pytest.mark.db
+
+
+def test_validate_accepts_every_builtin_and_names_the_fault_in_a_broken_file(pingyi, tmp_path):
+    ok = pingyi("validate", *map(str, builtin_paths()))
+    assert ok.exit_code == 0, ok.output
+    assert "village_satisfaction.yaml: 通过" in ok.output
+
+    broken = tmp_path / "mine.yaml"
+    broken.write_text((builtin_paths()[0].read_text(encoding="utf-8")).replace("kind:", "kind: nonsense\nx:", 1),
+                      encoding="utf-8")
+    result = pingyi("validate", str(broken))
+    assert result.exit_code == 1
+    assert "mine.yaml line" in result.output
+
+
+def test_import_commands_report_rows_and_fail_with_exit_code_1(pingyi, tmp_path):
+    orgs = write_xlsx(tmp_path / "组织.xlsx", ORG_HEADER, org_rows(1, 2))
+    result = pingyi("import-orgs", str(orgs))
+    assert result.exit_code == 0 and "导入成功：组织.xlsx 共 4 行，新增 4" in result.output
+    rows = people_rows(30, ["T1V1", "T1V2"])
+    rows[4][4] = "也许"
+    result = pingyi("import-people", str(write_xlsx(tmp_path / "人员.xlsx", PEOPLE_HEADER, rows)))
+    assert result.exit_code == 1
+    assert "第 6 行，“是否党员”列：无法识别“也许”" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+def test_create_user_stores_only_a_password_hash(pingyi):
+    result = pingyi("create-user", "analyst1", "--role", "analyst", input="correct horse battery\n" * 2)
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "analyst1"))
+    assert user.role == "analyst" and "correct horse" not in user.password_hash
+    assert user.check_password("correct horse battery") and not user.check_password("wrong")
+    short = pingyi("create-user", "x", "--password", "short")
+    assert short.exit_code == 1 and "密码至少需要 10 个字符" in short.output
+
+
+def test_demo_seeds_a_district_of_3_towns_24_villages_and_an_open_campaign(pingyi, instance):
+    result = pingyi("demo")
+    assert result.exit_code == 0, result.output
+    kinds = dict(db.session.execute(select(Organisation.kind, func.count()).group_by(Organisation.kind)).all())
+    assert kinds["district"] == 1 and kinds.get("town", 0) + kinds.get("street", 0) == 3
+    assert kinds.get("village", 0) + kinds.get("community", 0) == 24
+    residents = db.session.scalar(select(func.count()).select_from(Person).where(Person.category == "resident"))
+    cadres = db.session.scalar(select(func.count()).select_from(Person).where(Person.category == "cadre"))
+    assert 1900 <= residents <= 2100 and cadres == 150
+    campaign = db.session.scalar(select(Campaign))
+    assert campaign.status == "open" and len(campaign.definitions) == 4
+    assert db.session.scalar(select(func.count()).select_from(BallotSheet)) == 75
+    assert "管理员登录：用户名 admin  密码 " in result.output
+    secret = instance / "demo" / "demo_admin.txt"
+    password = secret.read_text().split()[1]
+    assert password in result.output
+    assert db.session.scalar(select(User).where(User.username == "admin")).check_password(password)
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+
+    again = pingyi("demo", "--if-empty")
+    assert again.exit_code == 0 and "跳过演示数据" in again.output
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1

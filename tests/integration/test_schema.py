@@ -1,0 +1,98 @@
+"""`pingyi init` builds one schema, whichever database it is given, and it matches the models."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Float, inspect, text
+
+from survey_app.extensions import db
+from survey_app.models import AuditEntry
+from tests.conftest import make_app, postgres_url, reset_postgres
+
+pytestmark = pytest.mark.db
+
+
+def _generic(column_type) -> str:
+    # PostgreSQL reports FLOAT as DOUBLE PRECISION, which is what SQLite's REAL holds too.
+    generic = column_type.as_generic()
+    return "Float" if isinstance(generic, Float) else generic.__class__.__name__
+
+
+def describe_schema(engine) -> dict:
+    """Tables, columns (name, generic type, nullability), keys, uniques and indexes, engine-neutral."""
+    inspector = inspect(engine)
+    schema = {}
+    for table in sorted(inspector.get_table_names()):
+        columns = [(c["name"], _generic(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+        schema[table] = {
+            "columns": sorted(columns),
+            "pk": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
+            "fks": sorted((tuple(fk["constrained_columns"]), fk["referred_table"],
+                           tuple(fk["referred_columns"]), (fk.get("options") or {}).get("ondelete"))
+                          for fk in inspector.get_foreign_keys(table)),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                              for i in inspector.get_indexes(table)
+                              if not i.get("duplicates_constraint")),  # PostgreSQL's unique-backing
+        }
+    return schema
+
+
+def test_init_on_an_empty_database_matches_the_models(bare_app, pingyi_bare):
+    result = pingyi_bare("init")
+    assert result.exit_code == 0, result.output
+    assert "结构版本 0001" in result.output
+    with bare_app.app_context():
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        assert diff == []
+        assert {"organisation", "person", "app_user", "campaign", "ballot", "answer", "token",
+                "checklist_score", "veto_mark", "audit_entry"} <= set(inspect(db.engine).get_table_names())
+    again = pingyi_bare("init")
+    assert again.exit_code == 0, "running init twice is harmless"
+
+
+def test_sqlite_is_in_wal_mode_with_foreign_keys_on(instance):
+    app = make_app(f"sqlite:///{instance / 'wal.sqlite'}")
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        db.engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("PINGYI_TEST_DATABASE_URL"),
+                    reason="needs PINGYI_TEST_DATABASE_URL; .ci/run always sets it")
+def test_sqlite_and_postgresql_get_the_same_schema(instance):
+    from survey_app.services.database import init_database
+
+    reset_postgres()
+    described = []
+    for url in (f"sqlite:///{instance / 'schema.sqlite'}", postgres_url()):
+        app = make_app(url)
+        with app.app_context():
+            init_database()
+            described.append(describe_schema(db.engine))
+            db.engine.dispose()
+    sqlite_schema, pg_schema = described
+    assert len(sqlite_schema) >= 13 and sqlite_schema.keys() == pg_schema.keys()
+    for table in sqlite_schema:
+        assert sqlite_schema[table] == pg_schema[table], table
+
+
+def test_the_audit_log_refuses_updates_and_deletes_even_in_raw_sql(app):
+    db.session.add(AuditEntry(actor="a", action="test", target="x", detail="{}"))
+    db.session.commit()
+    for statement in ("UPDATE audit_entry SET actor = 'b'", "DELETE FROM audit_entry"):
+        with pytest.raises(Exception, match="append-only"):
+            with db.engine.begin() as connection:
+                connection.execute(text(statement))
+    assert db.session.scalar(text("SELECT actor FROM audit_entry")) == "a"
+    entry = db.session.get(AuditEntry, 1)
+    entry.actor = "c"
+    with pytest.raises(Exception, match="append-only"):
+        db.session.commit()
+    db.session.rollback()
