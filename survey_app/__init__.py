@@ -8,8 +8,9 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from survey_app import security
 from survey_app.config import Config
-from survey_app.extensions import db, migrate
+from survey_app.extensions import babel, compress, csrf, db, limiter, migrate, select_locale
 
 MIGRATIONS_DIR = __path__[0] + "/migrations"
 
@@ -33,9 +34,38 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    compress.init_app(app)
+    limiter.init_app(app)
+    security.init_app(app)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"],  # type: ignore[method-assign]
+                                x_proto=app.config["PROXY_COUNT"])
 
     from survey_app import models  # noqa: F401  (register the tables)
+    from survey_app.ballot import bp as ballot_bp
     from survey_app.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(ballot_bp)
+    app.after_request(_remember_language)
+    app.context_processor(_language)
     return app
+
+
+def _language() -> dict[str, str]:
+    from flask_babel import get_locale
+
+    return {"lang": "en" if str(get_locale()) == "en" else "zh"}
+
+
+def _remember_language(response):  # type: ignore[no-untyped-def]
+    from flask import request
+
+    choice = request.args.get("lang")
+    if choice in ("zh", "en"):
+        response.set_cookie("lang", choice, max_age=365 * 86400, samesite="Lax",
+                            secure=request.is_secure, httponly=True)
+    return response

@@ -50,6 +50,13 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(os.environ.get("PINGYI_MAX_BODY", 256 * 1024))
         self.MAX_IMPORT_BYTES = int(os.environ.get("PINGYI_MAX_IMPORT", 20 * 1024 * 1024))
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+        self.TIMEZONE = os.environ.get("PINGYI_TIMEZONE", "Asia/Shanghai")
+        # A villager may leave the ballot open for an afternoon; the token is still session-bound.
+        self.WTF_CSRF_TIME_LIMIT = 12 * 3600
+        self.PROXY_COUNT = int(os.environ.get("PINGYI_PROXY_COUNT", "0"))
+        self.SEND_FILE_MAX_AGE_DEFAULT = 3600
+        self.COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/csv"]
+        self.COMPRESS_ALGORITHM = ["gzip"]
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.PUBLIC_BASE_URL = os.environ.get("PINGYI_BASE_URL", "http://127.0.0.1:5000")
         # Behind HTTPS (the base URL says so) cookies never travel in clear text.

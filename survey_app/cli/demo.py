@@ -7,32 +7,58 @@ from sqlalchemy import func, select
 
 from survey_app.config import instance_dir
 from survey_app.extensions import db
-from survey_app.models import Campaign
+from survey_app.models import BallotSheet, Campaign
+from survey_app.services import tokens
 from survey_app.services.database import init_database
-from survey_app.services.demo import seed_demo
+from survey_app.services.demo import CAMPAIGN_SLUG, seed_demo
+
+SLIP_SHEET, SLIP_COUNT = "D01T01V01-masses", 60
 
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has a campaign.")
+@click.option("--simulate", type=click.IntRange(0, 200_000), default=0,
+              help="Also cast N simulated ballots through the casting service and fill checklist scores.")
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the demo rosters go (default: instance/demo).")
+              help="Where the demo rosters and slips go (default: instance/demo).")
 @with_appcontext
-def demo_command(if_empty: bool, folder: Path | None) -> None:
+def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
     """Seed a demo district: 3 towns, 24 villages, ~2,000 residents, ~150 cadres, one open campaign."""
     init_database()
     folder = folder or instance_dir() / "demo"
     if if_empty and db.session.scalar(select(func.count()).select_from(Campaign)):
         click.echo("数据库中已有测评活动，跳过演示数据。")
-        _print_login(folder)
+        _print_where(folder)
         return
     result = seed_demo(folder)
     click.echo(f"演示数据已就绪：组织 {result.orgs} 个，群众 {result.residents} 人，干部 {result.cadres} 人；"
                f"测评活动“{result.campaign.name}”（{result.campaign.slug}，{len(result.campaign.sheets)} 张测评票）。")
     click.echo(f"名册文件：{result.roster_dir}")
-    _print_login(folder)
+    slips = folder / f"slips-{SLIP_SHEET}.pdf"
+    if not slips.exists():
+        from survey_app.services.slips import write_codes_csv, write_sheet_slips
+
+        sheet = db.session.scalar(select(BallotSheet).where(BallotSheet.key == SLIP_SHEET))
+        issued = tokens.issue_tokens(sheet, SLIP_COUNT, label="演示", actor="demo")
+        write_sheet_slips(sheet, issued.codes, slips)
+        write_codes_csv(sheet, issued.codes, folder / f"codes-{SLIP_SHEET}.csv")
+    if simulate:
+        from survey_app.services.simulate import simulate as run
+
+        campaign = db.session.scalar(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG))
+        with click.progressbar(length=1, label="模拟投票") as bar:
+            report = run(campaign, simulate)
+            bar.update(1)
+        groups = "，".join(f"{g} {n}" for g, n in sorted(report.by_group.items()))
+        click.echo(f"已模拟 {report.cast} 张选票（{groups}），清单评分 {report.scores} 条，否决项 {report.vetoes} 个。")
+        click.echo("埋设的异常：" + "，".join(f"{k} → {v}" for k, v in report.planted.items()))
+    _print_where(folder)
 
 
-def _print_login(folder: Path) -> None:
+def _print_where(folder: Path) -> None:
+    slips = folder / f"slips-{SLIP_SHEET}.pdf"
+    if slips.exists():
+        click.echo(f"测评票（二维码）：{slips}（{SLIP_COUNT} 张，对应测评码另见 {folder / f'codes-{SLIP_SHEET}.csv'}）")
     secret = folder / "demo_admin.txt"
     if secret.exists():
         username, password = secret.read_text().split()

@@ -13,6 +13,8 @@ MODES = ("token", "open", "paper", "rehearsal")
 
 class Ballot(db.Model):
     __tablename__ = "ballot"
+    # WITHOUT ROWID: SQLite's hidden rowid would otherwise number ballots in casting order.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random; says nothing of order
     sheet_id: Mapped[int] = mapped_column(ForeignKey("ballot_sheet.id", ondelete="CASCADE"), index=True)
@@ -28,6 +30,7 @@ class Answer(db.Model):
     """Keyed by (ballot, subject, item): no autoincrement id that would record casting order."""
 
     __tablename__ = "answer"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     ballot_id: Mapped[str] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
     subject_key: Mapped[str] = mapped_column(String(200), primary_key=True)

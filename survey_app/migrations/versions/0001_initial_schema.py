@@ -149,7 +149,8 @@ def upgrade():
     sa.Column('duration_bucket', sa.String(length=10), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['sheet_id'], ['ballot_sheet.id'], name=op.f('fk_ballot_sheet_id_ballot_sheet'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ballot'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ballot')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('ballot', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ballot_sheet_id'), ['sheet_id'], unique=False)
@@ -224,7 +225,8 @@ def upgrade():
     sa.Column('choice', sa.String(length=64), nullable=True),
     sa.Column('value', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['ballot_id'], ['ballot.id'], name=op.f('fk_answer_ballot_id_ballot'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('ballot_id', 'subject_key', 'item_key', name=op.f('pk_answer'))
+    sa.PrimaryKeyConstraint('ballot_id', 'subject_key', 'item_key', name=op.f('pk_answer')),
+    sqlite_with_rowid=False
     )
     op.create_table('token',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -1,0 +1,6 @@
+"""The polling site: QR target, code entry, ballot pages and confirmation."""
+from flask import Blueprint
+
+bp = Blueprint("ballot", __name__)
+
+from survey_app.ballot import routes  # noqa: E402,F401

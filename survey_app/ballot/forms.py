@@ -1,0 +1,77 @@
+"""Form classes for voters: code entry, and a ballot form per sheet built from its questionnaire."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from flask import current_app
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
+
+from forms.builder import build_form, field_name
+from forms.schema import Questionnaire
+from survey_app.services.casting import AnswerIn
+
+NONCE_FIELDS = ("csrf_token", "nonce", "started")
+_CLASSES: dict[tuple, type] = {}
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Voting code"), validators=[DataRequired(_l("Please enter your voting code")),
+                                                     Length(max=40)])
+
+
+class BallotBase(FlaskForm):
+    nonce = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
+    started = HiddenField(validators=[Length(max=200)])
+
+
+def ballot_form_class(stamp: tuple, questionnaire: Questionnaire, subjects: Sequence[str]) -> type:
+    """One class per sheet and language, built once: WTForms class creation is not free."""
+    key = (stamp, str(get_locale()), tuple(subjects))
+    cls = _CLASSES.get(key)
+    if cls is None:
+        cls = build_form(questionnaire, subjects, base=BallotBase,
+                         messages={"required": _("Please choose one"),
+                                   "number": _("Please give a number from {low:g} to {high:g}")})
+        _CLASSES[key] = cls
+    return cls
+
+
+def expected_fields(questionnaire: Questionnaire, subjects: Sequence[str]) -> set[str]:
+    return {field_name(s, i.key) for s in subjects for i in questionnaire.items} | set(NONCE_FIELDS)
+
+
+def answers_from(form: FlaskForm, questionnaire: Questionnaire, subjects: Sequence[str]) -> list[AnswerIn]:
+    answers = []
+    for subject in subjects:
+        for item in questionnaire.items:
+            data = form[field_name(subject, item.key)].data
+            scale = questionnaire.scale(item.scale)
+            if data in (None, ""):
+                answers.append(AnswerIn(subject, item.key, None, None))
+            elif scale.is_numeric:
+                answers.append(AnswerIn(subject, item.key, None, float(data)))
+            else:
+                answers.append(AnswerIn(subject, item.key, data, scale.value_of(data)))
+    return answers
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="ballot-started")
+
+
+def start_stamp() -> str:
+    return _serializer().dumps(int(time.time()))
+
+
+def seconds_since(stamp: str) -> float | None:
+    """How long the voter spent; only its coarse bucket is ever stored."""
+    try:
+        started = _serializer().loads(stamp, max_age=86_400)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    return max(0.0, time.time() - float(started))

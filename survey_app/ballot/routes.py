@@ -1,0 +1,133 @@
+"""Voter-facing routes: a view parses input, calls one service, maps the outcome to a page and status."""
+from __future__ import annotations
+
+import secrets
+
+from flask import redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from survey_app.ballot import bp
+from survey_app.ballot.forms import (
+    CodeForm, answers_from, ballot_form_class, expected_fields, seconds_since, start_stamp,
+)
+from survey_app.extensions import limiter
+from survey_app.services import casting, tokens
+from survey_app.services.campaigns import sheet_definition
+from survey_app.services.casting import AnswerError
+
+GUESSES = "20 per minute;200 per hour"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+REFUSALS = {"unknown": 404, "void": 410, "not_open": 403, "closed": 403, "used": 409}
+
+
+def _wrong_code(response: Response) -> bool:
+    return response.status_code == 404
+
+
+def message(kind: str, status: int, **context: object) -> tuple[str, int]:
+    return render_template("ballot/message.html", kind=kind, **context), status
+
+
+@bp.route("/t", methods=["GET", "POST"])
+@limiter.limit(GUESSES, deduct_when=_wrong_code, methods=["POST"])
+def enter() -> Response | tuple[str, int] | str:
+    """Type a code by hand; a known code goes on to its ballot."""
+    form = CodeForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("ballot/enter.html", form=form), 400
+        code = tokens.normalise(form.code.data)
+        if code is None:
+            form.code.errors.append(_("A voting code has 10 letters and digits, like 7KQ3M-X9TRD"))
+            return render_template("ballot/enter.html", form=form), 400
+        if casting.lookup(code) is None:
+            form.code.errors.append(_("This code does not exist. Please check it against your slip."))
+            return render_template("ballot/enter.html", form=form), 404
+        return redirect(url_for("ballot.sheet", code=tokens.display(code)), 303)
+    return render_template("ballot/enter.html", form=form)
+
+
+@bp.route("/t/<code>", methods=["GET", "POST"])
+@limiter.limit(GUESSES, deduct_when=_wrong_code)
+def sheet(code: str) -> Response | tuple[str, int] | str:
+    """The QR target: show the ballot, and cast it on submit."""
+    normal = tokens.normalise(code)
+    context = casting.lookup(normal) if normal else None
+    refusal = casting.gate(context)
+    if refusal is not None or context is None or normal is None:
+        return message(refusal or "unknown", REFUSALS.get(refusal or "unknown", 404))
+    questionnaire, subjects = sheet_definition(context.sheet)
+    labels = dict((s.subject_key, s.label) for s in context.sheet.subjects)
+    stamp = (context.campaign.id, str(context.campaign.opened_at), context.sheet.id)
+    form_class = ballot_form_class(stamp, questionnaire, subjects)
+    page = {"sheet": context.sheet, "campaign": context.campaign, "questionnaire": questionnaire,
+            "subjects": [(s, labels.get(s, s)) for s in subjects]}
+
+    if request.method == "GET":
+        if context.status == "used":
+            return message("used", 409)
+        form = form_class(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
+        return render_template("ballot/sheet.html", form=form, **page)
+
+    if request.mimetype not in FORM_TYPES:
+        return message("bad_request", 415)
+    fields = request.form
+    if any(len(fields.getlist(name)) > 1 for name in fields) or \
+            not set(fields) <= expected_fields(questionnaire, subjects) or request.files:
+        return message("bad_request", 400)
+    form = form_class()
+    if not form.validate():
+        if "csrf_token" in form.errors or "nonce" in form.errors:
+            return message("expired", 400)
+        if context.status == "used":  # a resend after the ballot was stored: answers may be gone
+            return _after_cast(normal, form.nonce.data)
+        return render_template("ballot/sheet.html", form=form, invalid=True, **page), 422
+    try:
+        result = casting.cast_ballot(normal, answers_from(form, questionnaire, subjects),
+                                     nonce=form.nonce.data,
+                                     duration=casting.duration_bucket(seconds_since(form.started.data)))
+    except AnswerError:
+        return message("bad_request", 400)
+    if result.status in ("cast", "recorded"):
+        return render_template("ballot/done.html", recorded=result.status == "recorded",
+                               campaign=context.campaign, sheet=context.sheet)
+    return message(result.status, REFUSALS.get(result.status, 409))
+
+
+def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
+    if nonce and casting.recorded_before(code, nonce):
+        return render_template("ballot/done.html", recorded=True)
+    return message("used", 409)
+
+
+@bp.app_errorhandler(413)
+def too_large(_error: Exception) -> tuple[str, int]:
+    return message("too_large", 413)
+
+
+@bp.app_errorhandler(429)
+def too_many(_error: Exception) -> tuple[str, int]:
+    return message("too_many", 429)
+
+
+@bp.app_errorhandler(404)
+def not_found(_error: Exception) -> tuple[str, int]:
+    return message("not_found", 404)
+
+
+@bp.app_errorhandler(405)
+def wrong_method(_error: Exception) -> tuple[str, int]:
+    return message("bad_request", 405)
+
+
+@bp.app_errorhandler(400)
+def bad_request(_error: Exception) -> tuple[str, int]:
+    return message("bad_request", 400)
+
+
+@bp.app_errorhandler(500)
+def server_error(_error: Exception) -> tuple[str, int]:
+    return message("server_error", 500)
+
+

@@ -1,0 +1,79 @@
+"""The tidy ratings table: one row per answer, the input of :mod:`analysis`.
+
+Rows are ordered by the random ballot id, so the file says nothing about the order of casting.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from sqlalchemy import select
+
+from survey_app.extensions import db
+from survey_app.models import Answer, Ballot, BallotSheet, Campaign
+from survey_app.services.campaigns import frozen_definitions
+
+COLUMNS = ["ballot_id", "sheet", "rater_group", "subject", "item", "dimension", "value", "choice",
+           "mode", "day", "duration_bucket", "fingerprint"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def ratings_frame(campaign: Campaign, *, include_rehearsal: bool = False) -> pd.DataFrame:
+    rows = db.session.execute(
+        select(Ballot.id, BallotSheet.key, BallotSheet.rater_group, BallotSheet.questionnaire_key,
+               Answer.subject_key, Answer.item_key, Answer.value, Answer.choice, Ballot.mode,
+               Ballot.day, Ballot.duration_bucket, Ballot.fingerprint)
+        .join(Answer, Answer.ballot_id == Ballot.id)
+        .join(BallotSheet, Ballot.sheet_id == BallotSheet.id)
+        .where(BallotSheet.campaign_id == campaign.id)
+        .order_by(Ballot.id, Answer.subject_key, Answer.item_key)).all()
+    library = frozen_definitions(campaign)
+    dimension_of = {(q.key, i.key): i.dimension for q in library.values()
+                    if q.kind == "questionnaire" for i in q.items}  # type: ignore[union-attr]
+    frame = pd.DataFrame(rows, columns=["ballot_id", "sheet", "rater_group", "questionnaire", "subject",
+                                        "item", "value", "choice", "mode", "day", "duration_bucket",
+                                        "fingerprint"])
+    frame["dimension"] = [dimension_of.get((q, i), "") for q, i in zip(frame["questionnaire"],
+                                                                        frame["item"])]
+    if not include_rehearsal:
+        frame = frame[frame["mode"] != "rehearsal"]
+    frame["day"] = frame["day"].astype(str)
+    frame["value"] = frame["value"].astype(float)
+    for column in ("choice", "duration_bucket", "fingerprint"):
+        frame[column] = frame[column].fillna("")
+    return frame[COLUMNS].reset_index(drop=True)
+
+
+
+
+def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".xlsx":
+        write_xlsx(frame, path, sheet="ratings")
+    else:
+        raise ValueError(f"不支持的导出格式“{suffix}”：请用 .csv、.parquet 或 .xlsx")
+    return path
+
+
+def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet: str) -> None:
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet)
+    ws.append(list(frame.columns))
+    for record in frame.itertuples(index=False):
+        row = []
+        for value in record:
+            if isinstance(value, float) and value != value:
+                value = None
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str) and value.startswith(FORMULA_START):
+                cell.data_type = "s"  # stored as a string cell, never evaluated as a formula
+            row.append(cell)
+        ws.append(row)
+    book.save(path)
