@@ -6,6 +6,7 @@ on PostgreSQL too.  Each pytest-xdist worker gets its own PostgreSQL schema, res
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,49 @@ def pingyi(app: Flask) -> Cli:
 @pytest.fixture
 def pingyi_bare(bare_app: Flask) -> Cli:
     return Cli(bare_app)
+
+
+class _FreshContextClient:
+    """A test client whose every request gets its own app context, as on a real server.
+
+    Tests keep an app context pushed for database access; without this, requests would share its
+    ``g`` (and so one CSRF token) between phones.
+    """
+
+    def __init__(self, app: Flask):
+        self.app, self.inner = app, app.test_client()
+
+    def get(self, *args, **kwargs):
+        with self.app.app_context():
+            return self.inner.get(*args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        with self.app.app_context():
+            return self.inner.post(*args, **kwargs)
+
+
+class Voter:
+    """Scan, answer, submit: what a villager's phone does, through the Flask test client."""
+
+    HIDDEN = re.compile(r'name="(csrf_token|nonce|started)" type="hidden" value="([^"]*)"')
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.client = _FreshContextClient(app)
+
+    def open(self, code: str):
+        return self.client.get(f"/t/{code}")
+
+    def hidden(self, page: str) -> dict[str, str]:
+        return dict(self.HIDDEN.findall(page))
+
+    def vote(self, code: str, answers: dict[str, str], **extra: str):
+        page = self.open(code)
+        assert page.status_code == 200, page.status_code
+        return self.client.post(f"/t/{code}", data={**self.hidden(page.get_data(as_text=True)),
+                                                    **answers, **extra})
+
+
+@pytest.fixture
+def voter(app: Flask) -> Voter:
+    return Voter(app)

@@ -49,3 +49,55 @@ def people_rows(count: int, org_codes: Sequence[str], seed: int = 1) -> list[lis
                      "村委委员" if cadre else "村民", "是" if cadre or n % 9 == 0 else "否",
                      "干部" if cadre else "群众", "男" if n % 2 else "女"])
     return rows
+
+
+def open_campaign(*, villages: int = 1, grid_subjects: int = 5, slug: str = "t2026", open_it: bool = True):
+    """A campaign with a villager sheet per village and one cadre grid sheet, opened.
+
+    Returns (campaign, {sheet key: sheet}). Must run inside an app context.
+    """
+    from survey_app.extensions import db
+    from survey_app.models import Organisation, Person
+    from survey_app.services import campaigns
+    from survey_app.services.campaigns import SubjectSpec
+
+    town = Organisation(code="T1", name="第一镇", kind="town")
+    db.session.add(town)
+    sheets = {}
+    campaign = campaigns.create_campaign(slug, "测试区2026年度测评", 2026, scheme_key="baishan_village_stars")
+    for v in range(1, villages + 1):
+        village = Organisation(code=f"T1V{v}", name=f"第{v}村", kind="village", parent=town)
+        db.session.add(village)
+        db.session.flush()
+        sheets[f"V{v}"] = campaigns.add_sheet(campaign, f"T1V{v}-masses", f"第{v}村满意度测评（群众）",
+                                              "village_satisfaction", "masses",
+                                              [SubjectSpec(village.code, village.name, org_id=village.id)],
+                                              org_id=village.id)
+    people = []
+    for n in range(grid_subjects):
+        person = Person(person_key=f"C{n:03d}", org_id=town.id, name=f"干部{n}", role="村党支部书记",
+                        category="cadre", is_party_member=True)
+        db.session.add(person)
+        people.append(person)
+    db.session.flush()
+    sheets["grid"] = campaigns.add_sheet(campaign, "T1-town", "第一镇村干部测评（镇街干部）", "cadre_evaluation",
+                                         "town_cadre", [SubjectSpec(p.person_key, f"{p.name}（书记）",
+                                                                    person_id=p.id) for p in people],
+                                         org_id=town.id)
+    db.session.commit()
+    if open_it:
+        campaigns.open_campaign(campaign)
+    return campaign, sheets
+
+
+def full_answers(questionnaire, subjects, *, choice_index: int = 0, number: float = 8) -> dict[str, str]:
+    """Form data answering every item of every subject."""
+    from forms.builder import field_name
+
+    data = {}
+    for subject in subjects:
+        for item in questionnaire.items:
+            scale = questionnaire.scale(item.scale)
+            data[field_name(subject, item.key)] = (str(int(number)) if scale.is_numeric
+                                                   else scale.choices[choice_index].key)
+    return data

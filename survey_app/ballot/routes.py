@@ -5,6 +5,7 @@ import secrets
 
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp
@@ -99,6 +100,11 @@ def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
     if nonce and casting.recorded_before(code, nonce):
         return render_template("ballot/done.html", recorded=True)
     return message("used", 409)
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(_error: CSRFError) -> tuple[str, int]:
+    return message("expired", 400)
 
 
 @bp.app_errorhandler(413)

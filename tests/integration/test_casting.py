@@ -1,0 +1,96 @@
+"""Exactly once: a code casts one ballot, however many times and however concurrently it is sent."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from survey_app.extensions import db
+from survey_app.models import Answer, Ballot, Token
+from survey_app.services import tokens
+from survey_app.services.campaigns import sheet_definition
+from tests.conftest import Voter
+from tests.factories import full_answers, open_campaign
+
+pytestmark = pytest.mark.db
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def campaign(app):
+    return open_campaign(villages=1, grid_subjects=4)
+
+
+def test_50_threads_submitting_one_code_store_exactly_one_ballot(app, campaign):
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    answers = full_answers(q, subjects)
+    voters = [Voter(app) for _ in range(50)]
+    pages = [v.open(code).get_data(as_text=True) for v in voters]  # everyone has the page open
+
+    def submit(index: int) -> int:
+        v = voters[index]
+        return v.client.post(f"/t/{code}", data={**v.hidden(pages[index]), **answers}).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(submit, range(50)))
+    assert sorted(statuses) == [200] + [409] * 49
+    db.session.remove()
+    assert count(Ballot) == 1 and count(Answer) == len(q.items)
+    assert db.session.scalar(select(Token.status)) == "used"
+
+
+def test_1000_distinct_codes_submitted_concurrently_store_1000_whole_ballots(app, campaign):
+    _, sheets = campaign
+    codes = [tokens.display(c) for c in tokens.issue_tokens(sheets["grid"], 1000).codes]
+    q, subjects = sheet_definition(sheets["grid"])
+    answers = full_answers(q, subjects, choice_index=1)
+
+    def vote(code: str) -> int:
+        return Voter(app).vote(code, answers).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(vote, codes))
+    assert statuses == [200] * 1000
+    db.session.remove()
+    assert count(Ballot) == 1000
+    assert count(Answer) == 1000 * len(subjects) * len(q.items)
+    assert db.session.scalar(select(func.count()).select_from(Token).where(Token.status == "used")) == 1000
+    per_ballot = db.session.execute(select(Answer.ballot_id, func.count()).group_by(Answer.ballot_id)).all()
+    assert {n for _, n in per_ballot} == {len(subjects) * len(q.items)}
+
+
+def test_a_resend_after_a_dropped_connection_is_told_the_ballot_was_recorded(app, campaign, voter):
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    other = Voter(app)  # another phone with the same code has the page open too
+    other_page = other.open(code).get_data(as_text=True)
+    page = voter.open(code).get_data(as_text=True)
+    form = {**voter.hidden(page), **full_answers(q, subjects)}
+    first = voter.client.post(f"/t/{code}", data=form)
+    assert first.status_code == 200 and "提交成功" in first.get_data(as_text=True)
+    again = voter.client.post(f"/t/{code}", data=form)  # the same form, sent again
+    assert again.status_code == 200 and "您的测评已经记录" in again.get_data(as_text=True)
+    stolen = other.client.post(f"/t/{code}", data={**other.hidden(other_page), **full_answers(q, subjects)})
+    assert stolen.status_code == 409 and "该测评码已经使用过" in stolen.get_data(as_text=True)
+    assert count(Ballot) == 1
+
+
+def test_a_ballot_on_a_closed_or_draft_campaign_is_refused_with_its_own_page(app, voter):
+    from survey_app.services import campaigns
+
+    campaign, sheets = open_campaign(open_it=False)
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    page = voter.open(code)
+    assert page.status_code == 403 and "测评尚未开始" in page.get_data(as_text=True)
+    campaigns.open_campaign(campaign)
+    assert voter.open(code).status_code == 200
+    campaigns.close_campaign(campaign)
+    page = voter.open(code)
+    assert page.status_code == 403 and "测评已结束" in page.get_data(as_text=True)
