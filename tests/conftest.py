@@ -95,7 +95,8 @@ def app(bare_app: Flask) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask):
-    return app.test_client()
+    """Requests each in their own app context, as on a real server (see _FreshContextClient)."""
+    return _FreshContextClient(app)
 
 
 class Cli:

@@ -1,11 +1,14 @@
-"""Re-extract the messages and fill the Simplified Chinese catalogue from ZH below, then compile.
+"""Re-extract the messages, fill the Simplified Chinese catalogue from zh_messages.ZH, compile.
 
-Run: .venv/bin/python tools/translations.py   (the suite fails if a message has no translation)
+Run: .venv/bin/python tools/translations.py [--check]
+--check writes nothing and fails if a message has no Chinese or the committed catalogue is stale.
 """
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -17,7 +20,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 from zh_messages import ZH  # noqa: E402
 
 
-def main() -> int:
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # stable files: no churn from timestamps
+
+
+def main(check: bool = False) -> int:
     pot = ROOT / "build" / "messages.pot"
     pot.parent.mkdir(exist_ok=True)
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
@@ -25,7 +31,9 @@ def main() -> int:
                     str(ROOT)], check=True, capture_output=True)
     with pot.open("rb") as handle:
         template = read_po(handle)
-    missing = []
+    template.creation_date = template.revision_date = FIXED_DATE
+    template.project, template.version = "pingyi", "1"
+    missing, stale = [], []
     for locale in ("zh_Hans_CN", "en"):
         folder = CATALOGS / locale / "LC_MESSAGES"
         folder.mkdir(parents=True, exist_ok=True)
@@ -39,14 +47,23 @@ def main() -> int:
                 message.string = ZH.get(message.id, "")
                 if not message.string:
                     missing.append(message.id)
-        with (folder / "messages.po").open("wb") as handle:
-            write_po(handle, template, no_location=True, sort_output=True, width=100)
-        with (folder / "messages.mo").open("wb") as handle:
-            write_mo(handle, template)
+        for name, writer in (("messages.po", lambda h: write_po(h, template, no_location=True,
+                                                                 sort_output=True, width=100)),
+                             ("messages.mo", lambda h: write_mo(h, template))):
+            buffer = io.BytesIO()
+            writer(buffer)
+            target = folder / name
+            if check:
+                if not target.exists() or target.read_bytes() != buffer.getvalue():
+                    stale.append(str(target.relative_to(ROOT)))
+            else:
+                target.write_bytes(buffer.getvalue())
     for text in missing:
         print(f"no Chinese for: {text!r}", file=sys.stderr)
-    return 1 if missing else 0
+    for path in stale:
+        print(f"out of date: {path} (run tools/translations.py)", file=sys.stderr)
+    return 1 if missing or stale else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(check="--check" in sys.argv))

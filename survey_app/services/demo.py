@@ -28,6 +28,8 @@ VILLAGE_ROLES = ["党支部书记兼村委会主任", "党支部副书记", "村
 TOWN_ROLES = ["镇党委书记", "镇长", "党委副书记", "组织委员", "宣传委员", "纪委书记", "副镇长",
               "包村干部", "包村干部", "党建办主任"]
 CAMPAIGN_SLUG = "demo-2026"
+SHORT_ROLES = {"党支部书记兼村委会主任": "书记、主任", "党支部副书记": "副书记", "村委会副主任": "副主任",
+               "村两委委员": "委员", "村务监督委员会主任": "监委会主任"}
 
 
 @dataclass
@@ -120,10 +122,12 @@ def _demo_campaign() -> Campaign:
                                     "village_satisfaction", group, org_subject, org_id=village.id)
             cadres = [p for p in sorted(village.people, key=lambda p: p.person_key)
                       if p.category == "cadre"]
-            specs = [SubjectSpec(p.person_key, f"{p.name}（{p.role}）", person_id=p.id) for p in cadres]
+            specs = [SubjectSpec(p.person_key, f"{p.name}（{SHORT_ROLES.get(p.role, p.role)}）", person_id=p.id)
+                     for p in cadres]
             campaigns.add_sheet(campaign, f"{village.code}-rep", f"{village.name}干部民主测评（村民代表）",
                                 "cadre_evaluation", "village_rep", specs, org_id=village.id)
-            heads.extend(specs[:2])
+            heads.extend(SubjectSpec(p.person_key, f"{p.name}（{village.name}{SHORT_ROLES.get(p.role, p.role)}）",
+                                     person_id=p.id) for p in cadres[:2])
         campaigns.add_sheet(campaign, f"{town.code}-town", f"{town.name}村干部测评（镇街干部）",
                             "cadre_evaluation", "town_cadre", heads, org_id=town.id)
     db.session.flush()

@@ -1,0 +1,91 @@
+"""Anonymity, tested like a feature: nothing stored or logged leads from a ballot to its code."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+import pytest
+from scipy.stats import kendalltau
+from sqlalchemy import inspect, select, text
+
+from survey_app.extensions import db
+from survey_app.models import Ballot, Token
+from survey_app.services import tokens
+from survey_app.services.campaigns import sheet_definition
+from survey_app.services.casting import AnswerIn, cast_ballot
+from tests.factories import full_answers, open_campaign
+
+pytestmark = pytest.mark.db
+
+
+def every_stored_value(table: str) -> list[str]:
+    rows = db.session.execute(text(f"SELECT * FROM {table}")).all()
+    return [str(v) for row in rows for v in row if v is not None]
+
+
+def derived_forms(code: str, key: str) -> set[str]:
+    """Whatever a careless implementation might have stored for a code."""
+    plain = {code, tokens.display(code), code.lower()}
+    forms = set(plain)
+    for p in plain:
+        forms |= {hashlib.sha256(p.encode()).hexdigest(), hashlib.md5(p.encode()).hexdigest(),
+                  hmac.new(key.encode(), p.encode(), hashlib.sha256).hexdigest()}
+    return forms
+
+
+def test_no_column_of_ballots_or_answers_equals_or_derives_from_a_code(app, voter, caplog):
+    caplog.set_level(logging.DEBUG)
+    _, sheets = open_campaign(grid_subjects=3)
+    issued = tokens.issue_tokens(sheets["V1"], 40).codes
+    q, subjects = sheet_definition(sheets["V1"])
+    for code in issued[:30]:
+        assert voter.vote(tokens.display(code), full_answers(q, subjects)).status_code == 200
+    voter.client.get("/t/ABCDE-FGHJK")  # and an unknown one, which is logged as a 404
+    db.session.remove()
+    key = app.config["TOKEN_KEY"]
+    forms = set().union(*(derived_forms(c, key) for c in issued))
+    stored = every_stored_value("ballot") + every_stored_value("answer")
+    assert stored and not [v for v in stored if any(f in v or v in f for f in forms if len(v) >= 8)]
+
+    columns = {c["name"] for c in inspect(db.engine).get_columns("ballot")}
+    assert columns == {"id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint"}
+    token_columns = {c["name"] for c in inspect(db.engine).get_columns("token")}
+    assert not any("ballot" in c or "time" in c or c.endswith("_at") for c in token_columns)
+    ballot_ids = set(db.session.scalars(select(Ballot.id)))
+    token_values = set(every_stored_value("token"))
+    assert not ballot_ids & token_values and not any(b in t for b in ballot_ids for t in token_values)
+
+    days = {str(d) for d in db.session.scalars(select(Ballot.day))}
+    assert all(len(d) == 10 for d in days), "a day, nothing finer"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not any(f in logged for c in issued for f in (c, tokens.display(c)))
+
+
+def test_casting_order_cannot_be_recovered_from_ballot_ids(app):
+    _, sheets = open_campaign()
+    q, subjects = sheet_definition(sheets["V1"])
+    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
+                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    order = []
+    for code in tokens.issue_tokens(sheets["V1"], 200).codes:
+        order.append(cast_ballot(code, answers, nonce="n" * 16).ballot_id)
+    tau, _ = kendalltau(range(len(order)), sorted(range(len(order)), key=lambda i: order[i]))
+    assert abs(tau) < 0.15  # random ids: no monotone relation with the casting order
+    stored_order = list(db.session.scalars(text("SELECT id FROM ballot")))
+    tau_stored, _ = kendalltau([order.index(b) for b in stored_order], range(len(order)))
+    if db.engine.dialect.name == "sqlite":
+        assert abs(tau_stored) < 0.15, "WITHOUT ROWID: a plain SELECT returns ballots in id order"
+
+
+def test_the_token_row_keeps_nothing_that_points_to_the_ballot(app):
+    _, sheets = open_campaign()
+    code = tokens.issue_tokens(sheets["V1"], 1).codes[0]
+    q, subjects = sheet_definition(sheets["V1"])
+    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else "satisfied",
+                        8.0 if q.scale(i.scale).is_numeric else 100.0) for i in q.items]
+    result = cast_ballot(code, answers, nonce="abcdefgh12345678")
+    row = db.session.execute(select(Token)).scalar_one()
+    assert row.status == "used"
+    assert result.ballot_id not in (row.code_hash, row.idempotency_hash)
+    assert row.idempotency_hash != hashlib.sha256(result.ballot_id.encode()).hexdigest()

@@ -1,0 +1,77 @@
+"""The pages a voter loads: light enough for a weak signal, self-contained, and bilingual."""
+from __future__ import annotations
+
+import gzip
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from survey_app.services import tokens
+from tests.factories import open_campaign
+
+pytestmark = pytest.mark.db
+ROOT = Path(__file__).resolve().parents[2]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ASSET = re.compile(r'(?:src|href)="([^"]+)"')
+
+
+def page_weight(client, path: str) -> tuple[int, list[str]]:
+    """Gzipped bytes of the page and every asset it loads, and the addresses it refers to."""
+    response = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    body = response.get_data()
+    html = gzip.decompress(body).decode() if response.headers.get("Content-Encoding") == "gzip" else body.decode()
+    total = len(gzip.compress(html.encode(), 9))
+    refs = ASSET.findall(html) + re.findall(r'action="([^"]+)"', html)
+    for ref in refs:
+        if ref.startswith("/static/"):
+            with client.get(ref) as asset:
+                total += len(gzip.compress(asset.get_data(), 9))
+    return total, refs
+
+
+def test_the_villager_sheet_weighs_under_5_kb_and_the_30_subject_grid_under_15_kb(app, client):
+    _, sheets = open_campaign(grid_subjects=30)
+    villager = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    grid = tokens.display(tokens.issue_tokens(sheets["grid"], 1).codes[0])
+    small, refs = page_weight(client, f"/t/{villager}")
+    large, grid_refs = page_weight(client, f"/t/{grid}")
+    print(f"villager sheet {small} B gzipped; 30-subject grid {large} B gzipped")
+    assert small <= 5 * 1024
+    assert large <= 15 * 1024
+    for ref in refs + grid_refs:
+        assert not re.match(r"^(https?:)?//", ref), f"an asset from another host: {ref}"
+
+
+def test_the_server_compresses_pages_for_a_weak_signal(app, client):
+    _, sheets = open_campaign(grid_subjects=30)
+    grid = tokens.display(tokens.issue_tokens(sheets["grid"], 1).codes[0])
+    response = client.get(f"/t/{grid}", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert len(response.get_data()) < 15 * 1024
+
+
+def test_english_is_available_for_every_string_the_interface_adds(app, client):
+    _, sheets = open_campaign()
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    page = client.get(f"/t/{code}?lang=en").get_data(as_text=True)
+    assert "Submit my vote" in page and "Your vote is anonymous" in page
+    chrome = page
+    for data in (r"<title>.*?</title>", r"<h1>.*?</h1>", r'<p class="meta">.*?</p>', r"<legend>.*?</legend>",
+                 r"<span>.*?</span>", r"<p>请对.*?</p>", r"<footer>.*?</footer>"):
+        chrome = re.sub(data, "", chrome, flags=re.S)  # definition text and the language switch
+    assert not CJK.search(chrome), "every string the interface adds is translated"
+    follow = client.get("/t/ABCDE-FGHJK").get_data(as_text=True)  # the cookie remembers the choice
+    assert "This voting code does not exist" in follow and not CJK.search(
+        re.sub(r"<footer>.*?</footer>", "", follow, flags=re.S))
+    chinese = client.get("/t/ABCDE-FGHJK?lang=zh").get_data(as_text=True)
+    assert "测评码不存在" in chinese
+
+
+def test_every_interface_message_has_its_chinese_and_the_catalogue_is_compiled(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "translations.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
