@@ -32,6 +32,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(Config().as_dict())
     if config:
         app.config.update(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A file on this machine cannot drop a connection; pinging it costs a query per checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            k: v for k, v in app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).items() if k != "pool_pre_ping"}
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)

@@ -10,12 +10,12 @@ from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp
 from survey_app.ballot.forms import (
-    CodeForm, answers_from, ballot_form_class, expected_fields, seconds_since, start_stamp,
+    NONCE_FIELDS, CodeForm, answers_from, ballot_form_class, quick_answers, seconds_since, start_stamp,
 )
 from survey_app.extensions import limiter
 from survey_app.services import casting, tokens
-from survey_app.services.campaigns import sheet_definition
-from survey_app.services.casting import AnswerError
+from survey_app.services.casting import AnswerError, TokenContext
+from survey_app.services.sheets import SheetInfo
 
 GUESSES = "20 per minute;200 per hour"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -49,6 +49,15 @@ def enter() -> Response | tuple[str, int] | str:
     return render_template("ballot/enter.html", form=form)
 
 
+def _form_class(info: SheetInfo, context: TokenContext) -> type:
+    return ballot_form_class((context.sheet_id, str(context.opened_at)), info.questionnaire, info.subjects)
+
+
+def _page(info: SheetInfo, form: object, status: int = 200, **extra: object) -> tuple[str, int]:
+    return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
+                           subjects=info.labels, **extra), status
+
+
 @bp.route("/t/<code>", methods=["GET", "POST"])
 @limiter.limit(GUESSES, deduct_when=_wrong_code)
 def sheet(code: str) -> Response | tuple[str, int] | str:
@@ -58,41 +67,38 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
     refusal = casting.gate(context)
     if refusal is not None or context is None or normal is None:
         return message(refusal or "unknown", REFUSALS.get(refusal or "unknown", 404))
-    questionnaire, subjects = sheet_definition(context.sheet)
-    labels = dict((s.subject_key, s.label) for s in context.sheet.subjects)
-    stamp = (context.campaign.id, str(context.campaign.opened_at), context.sheet.id)
-    form_class = ballot_form_class(stamp, questionnaire, subjects)
-    page = {"sheet": context.sheet, "campaign": context.campaign, "questionnaire": questionnaire,
-            "subjects": [(s, labels.get(s, s)) for s in subjects]}
+    info = context.sheet
 
     if request.method == "GET":
         if context.status == "used":
             return message("used", 409)
-        form = form_class(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
-        return render_template("ballot/sheet.html", form=form, **page)
+        form = _form_class(info, context)(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
+        return _page(info, form)
 
     if request.mimetype not in FORM_TYPES:
         return message("bad_request", 415)
     fields = request.form
-    if any(len(fields.getlist(name)) > 1 for name in fields) or \
-            not set(fields) <= expected_fields(questionnaire, subjects) or request.files:
+    if request.files or any(len(fields.getlist(name)) > 1 for name in fields) or \
+            any(name not in info.fields and name not in NONCE_FIELDS for name in fields):
         return message("bad_request", 400)
-    form = form_class()
-    if not form.validate():
-        if "csrf_token" in form.errors or "nonce" in form.errors:
-            return message("expired", 400)
-        if context.status == "used":  # a resend after the ballot was stored: answers may be gone
-            return _after_cast(normal, form.nonce.data)
-        return render_template("ballot/sheet.html", form=form, invalid=True, **page), 422
+    nonce = fields.get("nonce", "")
+    answers = quick_answers(fields, info) if 8 <= len(nonce) <= 64 else None
+    if answers is None:  # something is missing or off: let WTForms say what, item by item
+        form = _form_class(info, context)()
+        if not form.validate():
+            if "csrf_token" in form.errors or "nonce" in form.errors:
+                return message("expired", 400)
+            if context.status == "used":  # a resend after the ballot was stored
+                return _after_cast(normal, form.nonce.data)
+            return _page(info, form, 422, invalid=True)
+        answers = answers_from(form, info.questionnaire, info.subjects)
     try:
-        result = casting.cast_ballot(normal, answers_from(form, questionnaire, subjects),
-                                     nonce=form.nonce.data,
-                                     duration=casting.duration_bucket(seconds_since(form.started.data)))
+        result = casting.cast_ballot(normal, answers, nonce=nonce, context=context,
+                                     duration=casting.duration_bucket(seconds_since(fields.get("started", ""))))
     except AnswerError:
         return message("bad_request", 400)
     if result.status in ("cast", "recorded"):
-        return render_template("ballot/done.html", recorded=result.status == "recorded",
-                               campaign=context.campaign, sheet=context.sheet)
+        return render_template("ballot/done.html", recorded=result.status == "recorded")
     return message(result.status, REFUSALS.get(result.status, 409))
 
 
@@ -135,5 +141,3 @@ def bad_request(_error: Exception) -> tuple[str, int]:
 @bp.app_errorhandler(500)
 def server_error(_error: Exception) -> tuple[str, int]:
     return message("server_error", 500)
-
-

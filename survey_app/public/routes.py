@@ -25,6 +25,12 @@ def index() -> str:
     return render_template("public/index.html", campaigns=campaigns, sheets=sheets, counts=counts)
 
 
+@bp.get("/ping")
+def ping() -> tuple[str, int, dict[str, str]]:
+    """Liveness for a load balancer: answers without touching the database."""
+    return "pong", 200, {"Content-Type": "text/plain"}
+
+
 @bp.get("/healthz")
 def healthz() -> tuple[str, int]:
     db.session.execute(select(1))

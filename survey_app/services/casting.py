@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,16 +17,16 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
-from forms.schema import Questionnaire
 from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, BallotSheet, Campaign, Token, TokenBatch
-from survey_app.services.campaigns import sheet_definition
+from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.tokens import code_hash
 
 Status = Literal["cast", "recorded", "used", "unknown", "void", "not_open", "closed"]
 DURATION_BUCKETS = ((30, "<30s"), (60, "30-60s"), (120, "1-2m"), (300, "2-5m"), (900, "5-15m"))
+TOKENS, BALLOTS, ANSWERS = Token.__table__, Ballot.__table__, Answer.__table__
 
 
 class AnswerError(ValueError):
@@ -42,10 +43,18 @@ class AnswerIn:
 
 @dataclass(frozen=True)
 class TokenContext:
+    """What one indexed query tells about a code: plain values, no ORM objects to load."""
+
     token_id: int
     status: str
-    sheet: BallotSheet
-    campaign: Campaign
+    sheet_id: int
+    campaign_id: int
+    campaign_status: str
+    opened_at: datetime | None
+
+    @property
+    def sheet(self) -> SheetInfo:
+        return sheet_info(self.sheet_id, self.opened_at, self.campaign_status)
 
 
 @dataclass(frozen=True)
@@ -68,17 +77,20 @@ def today() -> date:
     return datetime.now(ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))).date()
 
 
+_LOOKUP = (select(TOKENS.c.id, TOKENS.c.status, TokenBatch.voided_at, BallotSheet.id.label("sheet_id"),
+                  Campaign.id.label("campaign_id"), Campaign.status.label("campaign_status"),
+                  Campaign.opened_at)
+           .join(TokenBatch.__table__, TOKENS.c.batch_id == TokenBatch.id)
+           .join(BallotSheet.__table__, TokenBatch.sheet_id == BallotSheet.id)
+           .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id))
+
+
 def lookup(code: str) -> TokenContext | None:
-    row = db.session.execute(
-        select(Token.id, Token.status, TokenBatch.voided_at, BallotSheet, Campaign)
-        .join(TokenBatch, Token.batch_id == TokenBatch.id)
-        .join(BallotSheet, TokenBatch.sheet_id == BallotSheet.id)
-        .join(Campaign, BallotSheet.campaign_id == Campaign.id)
-        .where(Token.code_hash == code_hash(code))).first()
+    row = db.session.connection().execute(_LOOKUP.where(TOKENS.c.code_hash == code_hash(code))).first()
     if row is None:
         return None
     status = "void" if row.voided_at is not None else row.status
-    return TokenContext(row.id, status, row.BallotSheet, row.Campaign)
+    return TokenContext(row.id, status, row.sheet_id, row.campaign_id, row.campaign_status, row.opened_at)
 
 
 def gate(context: TokenContext | None) -> Status | None:
@@ -87,37 +99,37 @@ def gate(context: TokenContext | None) -> Status | None:
         return "unknown"
     if context.status == "void":
         return "void"
-    if context.campaign.status == "draft":
+    if context.campaign_status == "draft":
         return "not_open"
-    if context.campaign.status == "closed":
+    if context.campaign_status == "closed":
         return "closed"
     return None
 
 
-def check_answers(answers: list[AnswerIn], questionnaire: Questionnaire, subjects: list[str]) -> None:
+def check_answers(answers: list[AnswerIn], info: SheetInfo) -> None:
     """Every required (subject, item) answered once, on the item's scale; nothing else."""
-    expected = {(s, i.key): i for s in subjects for i in questionnaire.items}
+    expected = {(f.subject, f.item): f for f in info.fields.values()}
     seen: set[tuple[str, str]] = set()
     for answer in answers:
         pair = (answer.subject, answer.item)
-        item = expected.get(pair)
-        if item is None:
+        spec = expected.get(pair)
+        if spec is None:
             raise AnswerError(f"unknown answer {pair}")
         if pair in seen:
             raise AnswerError(f"duplicated answer {pair}")
         seen.add(pair)
-        scale = questionnaire.scale(item.scale)
         if answer.value is None:
-            if item.required:
+            if spec.required:
                 raise AnswerError(f"missing answer {pair}")
             continue
-        low, high = scale.bounds()
-        if not low <= answer.value <= high:
+        if not math.isfinite(answer.value):
             raise AnswerError(f"value off the scale {pair}")
-        if not scale.is_numeric and (answer.choice is None
-                                     or scale.value_of(answer.choice) != answer.value):
+        if spec.choices is None:
+            if not spec.low <= answer.value <= spec.high:
+                raise AnswerError(f"value off the scale {pair}")
+        elif answer.choice not in spec.choices or spec.choices[answer.choice] != answer.value:
             raise AnswerError(f"choice does not match its value {pair}")
-    missing = [pair for pair, item in expected.items() if item.required and pair not in seen]
+    missing = [pair for pair, spec in expected.items() if spec.required and pair not in seen]
     if missing:
         raise AnswerError(f"missing answers {missing[:3]}")
 
@@ -128,36 +140,36 @@ def _nonce_hash(code: str, nonce: str) -> str:
 
 
 def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str | None = None,
-                mode: str = "token") -> CastResult:
+                mode: str = "token", context: TokenContext | None = None) -> CastResult:
     """Store the ballot if and only if the code is unused; tell the caller which happened.
 
-    Raises AnswerError, storing nothing, when the answers do not fit the sheet.
+    ``context`` lets a view that has already looked the code up skip a second query. Raises
+    AnswerError, storing nothing, when the answers do not fit the sheet.
     """
-    context = lookup(code)
+    context = context or lookup(code)
     refusal = gate(context)
     if refusal is not None or context is None:
         return CastResult(refusal or "unknown")
-    questionnaire, subjects = sheet_definition(context.sheet)
-    check_answers(answers, questionnaire, subjects)
-    token_id, sheet_id = context.token_id, context.sheet.id
-    db.session.rollback()  # start the write transaction with the UPDATE, not with an older read
+    check_answers(answers, context.sheet)
+    # The UPDATE is the first write: SQLite (pysqlite) begins its write transaction there, and
+    # PostgreSQL at READ COMMITTED evaluates its WHERE against the latest committed row.
     idem = _nonce_hash(code, nonce)
+    connection = db.session.connection()
     try:
-        claimed = db.session.execute(
-            update(Token).where(Token.id == token_id, Token.status == "unused")
-            .values(status="used", idempotency_hash=idem)
-            .execution_options(synchronize_session=False)).rowcount
+        claimed = connection.execute(
+            TOKENS.update().where(TOKENS.c.id == context.token_id, TOKENS.c.status == "unused")
+            .values(status="used", idempotency_hash=idem)).rowcount
         if claimed != 1:
             db.session.rollback()
-            stored = db.session.execute(select(Token.status, Token.idempotency_hash)
-                                        .where(Token.id == token_id)).one()
+            stored = db.session.execute(select(TOKENS.c.status, TOKENS.c.idempotency_hash)
+                                        .where(TOKENS.c.id == context.token_id)).one()
             if stored.status == "used" and hmac.compare_digest(stored.idempotency_hash or "", idem):
                 return CastResult("recorded")
             return CastResult("void" if stored.status == "void" else "used")
         ballot_id = secrets.token_hex(16)
-        db.session.execute(insert(Ballot).values(id=ballot_id, sheet_id=sheet_id, mode=mode,
-                                                 day=today(), duration_bucket=duration))
-        db.session.execute(insert(Answer), [
+        connection.execute(BALLOTS.insert().values(id=ballot_id, sheet_id=context.sheet_id, mode=mode,
+                                                   day=today(), duration_bucket=duration))
+        connection.execute(ANSWERS.insert(), [
             {"ballot_id": ballot_id, "subject_key": a.subject, "item_key": a.item,
              "choice": a.choice, "value": a.value} for a in answers])
         db.session.commit()
@@ -169,6 +181,6 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 
 def recorded_before(code: str, nonce: str) -> bool:
     """True when this code's ballot was stored from a form carrying this very nonce."""
-    stored = db.session.scalar(select(Token.idempotency_hash).where(Token.code_hash == code_hash(code),
-                                                                    Token.status == "used"))
+    stored = db.session.scalar(select(TOKENS.c.idempotency_hash).where(TOKENS.c.code_hash == code_hash(code),
+                                                                       TOKENS.c.status == "used"))
     return bool(stored) and hmac.compare_digest(stored, _nonce_hash(code, nonce))

@@ -1,0 +1,223 @@
+"""Ballot submission under gunicorn, against a hello-world endpoint of the same app, same settings.
+
+    .venv/bin/python bench/bench_ballots.py [--db sqlite|postgresql|both] [--duration 10]
+
+Each ballot is a full submission of a 20-answer sheet with CSRF, code check, validation and the
+exactly-once transaction. wrk (Debian) drives 64 connections; every request uses a fresh code, so
+after the run the database must hold exactly one ballot per 2xx response: nothing lost, nothing
+doubled. Results are ratios to the hello-world rate measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PG_URL = os.environ.get("PINGYI_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+LUA = r"""
+local counter, requests = 0, {}
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  local nthreads, path = tonumber(args[1]), args[2]
+  local i = 0
+  for line in io.lines(path) do
+    if i % nthreads == tid then
+      local code, body = line:match("([^\t]+)\t(.*)")
+      requests[#requests + 1] = wrk.format("POST", "/t/" .. code, nil, body)
+    end
+    i = i + 1
+  end
+  pos = 0
+end
+function request()
+  pos = pos + 1
+  if pos > #requests then
+    wrk.thread:stop()
+    return requests[#requests]
+  end
+  return requests[pos]
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(env: dict, codes_needed: int) -> list[str]:
+    """Create a campaign with a 20-answer sheet (10 items × 2 subjects) and issue the codes."""
+    script = f"""
+import json, sys
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.models import Organisation
+from survey_app.services import campaigns, tokens
+from survey_app.services.campaigns import SubjectSpec
+from survey_app.services.database import init_database
+app = create_app()
+with app.app_context():
+    init_database()
+    village = Organisation(code="V1", name="基准村", kind="village")
+    db.session.add(village)
+    db.session.flush()
+    c = campaigns.create_campaign("bench", "基准测试", 2026)
+    sheet = campaigns.add_sheet(c, "V1-masses", "基准村测评", "village_satisfaction", "masses",
+                                [SubjectSpec("V1-branch", "党支部", org_id=village.id),
+                                 SubjectSpec("V1-committee", "村委会", org_id=village.id)])
+    db.session.commit()
+    campaigns.open_campaign(c)
+    codes = []
+    for _ in range({codes_needed} // 20000 + 1):
+        codes += tokens.issue_tokens(sheet, 20000).codes
+    json.dump([tokens.display(x) for x in codes], sys.stdout)
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def count_rows(env: dict) -> dict[str, int]:
+    script = """
+import json
+from sqlalchemy import func, select
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.models import Answer, Ballot, Token
+app = create_app()
+with app.app_context():
+    n = lambda q: db.session.scalar(q)
+    print(json.dumps({"ballots": n(select(func.count()).select_from(Ballot)),
+                      "answers": n(select(func.count()).select_from(Answer)),
+                      "used": n(select(func.count()).select_from(Token).where(Token.status == "used"))}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def form_fields(base: str, code: str) -> tuple[str, dict[str, str]]:
+    """One visit to a ballot page: a session cookie and its CSRF token serve every submission."""
+    with urllib.request.urlopen(f"{base}/t/{code}") as response:
+        page = response.read().decode()
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+    hidden = dict(re.findall(r'name="(csrf_token|started)" type="hidden" value="([^"]*)"', page))
+    names = sorted(set(re.findall(r'name="(V1-[a-z]+__[a-z_]+)"', page)))
+    answers = {n: ("8" if n.endswith("overall_score") else "satisfied") for n in names}
+    assert len(answers) == 20, len(answers)
+    return cookie, {**hidden, **answers}
+
+
+def wrk(args: list[str]) -> dict:
+    done = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True)
+    out = done.stdout
+
+    def number(pattern: str, default: float = 0.0) -> float:
+        m = re.search(pattern, out)
+        return float(m.group(1)) if m else default
+
+    def millis(label: str) -> float:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"rate": number(r"Requests/sec:\s+([\d.]+)"), "requests": int(number(r"(\d+) requests in")),
+            "non2xx": int(number(r"Non-2xx or 3xx responses: (\d+)")),
+            "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
+            "p50": millis("50"), "p99": millis("99"), "raw": out}
+
+
+def run(db: str, duration: int, connections: int, workers: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{db}-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PINGYI_INSTANCE": str(folder), "PINGYI_BASE_URL": base}
+    if db == "postgresql":
+        import sqlalchemy
+        engine = sqlalchemy.create_engine(PG_URL)
+        with engine.begin() as c:
+            c.exec_driver_sql("DROP SCHEMA IF EXISTS pingyi_bench CASCADE")
+            c.exec_driver_sql("CREATE SCHEMA pingyi_bench")
+        engine.dispose()
+        env["DATABASE_URL"] = PG_URL + ("&" if "?" in PG_URL else "?") + "options=-csearch_path%3Dpingyi_bench"
+    else:
+        env.pop("DATABASE_URL", None)
+    codes = prepare(env, codes_needed=duration * 2500 + 1000)
+    server = subprocess.Popen([BIN / "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}",
+                               "--backlog", "2048", "--log-level", "warning", "survey_app:create_app()"],
+                              env=env, cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/ping", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        cookie, fields = form_fields(base, codes.pop())
+        requests_file = folder / "requests.tsv"
+        from urllib.parse import urlencode
+        with requests_file.open("w") as handle:
+            for code in codes:
+                handle.write(f"{code}\t{urlencode({**fields, 'nonce': secrets.token_urlsafe(12)})}\n")
+        lua = folder / "ballots.lua"
+        lua.write_text(LUA)
+        common = ["-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+        wrk(["-t2", "-c8", "-d2s", f"{base}/ping"])  # warm-up
+        hello = wrk(common + [f"{base}/ping"])
+        ballots = wrk(common + ["-s", str(lua), "-H", f"Cookie: {cookie}", "-H",
+                                "Content-Type: application/x-www-form-urlencoded", base, "--", "2",
+                                str(requests_file)])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rows = count_rows(env)
+    ok = ballots["requests"] - ballots["non2xx"]
+    return {"db": db, "hello": hello, "ballots": ballots, "rows": rows, "ok": ok,
+            "lost": max(0, ok - rows["ballots"]), "doubled": max(0, rows["ballots"] - ok),
+            "answers_ok": rows["answers"] == rows["ballots"] * 20 and rows["used"] == rows["ballots"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    goals = {"sqlite": 0.40, "postgresql": 0.12}
+    failed = False
+    print(f"{'db':<11}{'hello/s':>9}{'ballots/s':>11}{'ratio':>7}{'goal':>6}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'p99/hello':>10}{'errors':>8}{'lost':>6}{'doubled':>8}")
+    for db in dbs:
+        r = run(db, args.duration, args.connections, args.workers)
+        h, b = r["hello"], r["ballots"]
+        ratio = b["rate"] / h["rate"]
+        errors = b["non2xx"] + b["socket_errors"]
+        p99_ratio = b["p99"] / h["p99"]
+        print(f"{db:<11}{h['rate']:>9.0f}{b['rate']:>11.0f}{ratio:>7.2f}{goals[db]:>6.2f}{b['p50']:>8.1f}"
+              f"{b['p99']:>8.1f}{p99_ratio:>10.2f}{errors:>8}{r['lost']:>6}{r['doubled']:>8}")
+        print(f"           hello p50 {h['p50']:.1f} ms, p99 {h['p99']:.1f} ms; {r['rows']['ballots']} ballots, "
+              f"{r['rows']['answers']} answers stored; answers and used codes consistent: {r['answers_ok']}")
+        failed |= errors > 0 or r["lost"] > 0 or r["doubled"] > 0 or not r["answers_ok"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

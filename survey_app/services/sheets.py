@@ -1,0 +1,84 @@
+"""What a ballot page needs to know about its sheet, computed once per open campaign and process.
+
+An open campaign's definitions and subjects never change, so the questionnaire, the subject
+labels and the table that checks a submitted field are built on first use and then reused by
+every voter: the hot path of casting reads no definition and builds no form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from forms.builder import field_name
+from forms.schema import Questionnaire
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Campaign, Organisation, SheetSubject
+from survey_app.services.campaigns import CampaignError, frozen_definitions
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    subject: str
+    item: str
+    required: bool
+    choices: dict[str, float] | None  # choice key -> value; None for a numeric item
+    low: float = 0.0
+    high: float = 0.0
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    sheet_id: int
+    key: str
+    title: str
+    rater_group: str
+    organisation: str
+    campaign_id: int
+    campaign_name: str
+    questionnaire: Questionnaire
+    subjects: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    fields: dict[str, FieldSpec]
+
+
+_CACHE: dict[tuple[str, int, str], SheetInfo] = {}
+
+
+def sheet_info(sheet_id: int, opened_at: datetime | None, campaign_status: str) -> SheetInfo:
+    stamp = (str(db.engine.url), sheet_id, str(opened_at))
+    info = _CACHE.get(stamp) if campaign_status != "draft" else None
+    if info is None:
+        info = _build(sheet_id)
+        if campaign_status != "draft":
+            _CACHE[stamp] = info
+    return info
+
+
+def _build(sheet_id: int) -> SheetInfo:
+    sheet = db.session.get(BallotSheet, sheet_id)
+    if sheet is None:
+        raise CampaignError(f"测评票 {sheet_id} 不存在")
+    campaign: Campaign = sheet.campaign
+    questionnaire = frozen_definitions(campaign).get(sheet.questionnaire_key)
+    if not isinstance(questionnaire, Questionnaire):
+        raise CampaignError(f"测评表“{sheet.questionnaire_key}”不是问卷")
+    rows = db.session.execute(select(SheetSubject.subject_key, SheetSubject.label)
+                              .where(SheetSubject.sheet_id == sheet_id)
+                              .order_by(SheetSubject.position)).all()
+    org = db.session.get(Organisation, sheet.org_id) if sheet.org_id else None
+    fields = {}
+    for subject, _ in rows:
+        for item in questionnaire.items:
+            scale = questionnaire.scale(item.scale)
+            if scale.is_numeric:
+                low, high = scale.bounds()
+                spec = FieldSpec(subject, item.key, item.required, None, low, high, scale.step)
+            else:
+                spec = FieldSpec(subject, item.key, item.required, {c.key: c.value for c in scale.choices})
+            fields[field_name(subject, item.key)] = spec
+    return SheetInfo(sheet.id, sheet.key, sheet.title, sheet.rater_group, org.name if org else "",
+                     campaign.id, campaign.name, questionnaire, tuple(s for s, _ in rows),
+                     tuple((s, label) for s, label in rows), fields)
