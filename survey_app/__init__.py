@@ -10,7 +10,9 @@ from sqlalchemy.engine import Engine
 
 from survey_app import security
 from survey_app.config import Config
-from survey_app.extensions import babel, compress, csrf, db, limiter, migrate, select_locale
+from survey_app.extensions import (
+    babel, compress, csrf, db, limiter, login_manager, migrate, select_locale,
+)
 
 MIGRATIONS_DIR = __path__[0] + "/migrations"
 
@@ -42,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     compress.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     security.init_app(app)
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -49,11 +52,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                 x_proto=app.config["PROXY_COUNT"])
 
     from survey_app import models  # noqa: F401  (register the tables)
+    from survey_app.admin import bp as admin_bp
     from survey_app.ballot import bp as ballot_bp
     from survey_app.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(ballot_bp)
+    app.register_blueprint(admin_bp)
     app.after_request(_remember_language)
     app.context_processor(_language)
     return app

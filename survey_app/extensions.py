@@ -4,6 +4,7 @@ from flask_babel import Babel
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -37,3 +38,6 @@ csrf = CSRFProtect()
 babel = Babel()
 compress = Compress()
 limiter = Limiter(get_remote_address, default_limits=[], headers_enabled=True)
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.session_protection = "strong"

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("ballot", __name__)
 
-from survey_app.ballot import routes  # noqa: E402,F401
+from survey_app.ballot import open_mode, routes  # noqa: E402,F401

@@ -36,11 +36,13 @@ def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
     click.echo(f"名册文件：{result.roster_dir}")
     slips = folder / f"slips-{SLIP_SHEET}.pdf"
     if not slips.exists():
-        from survey_app.services.slips import write_codes_csv, write_sheet_slips
+        import shutil
+
+        from survey_app.services.slips import write_batch_slips, write_codes_csv
 
         sheet = db.session.scalar(select(BallotSheet).where(BallotSheet.key == SLIP_SHEET))
         issued = tokens.issue_tokens(sheet, SLIP_COUNT, label="演示", actor="demo")
-        write_sheet_slips(sheet, issued.codes, slips)
+        shutil.copyfile(write_batch_slips(sheet, issued.batch.id, issued.codes), slips)
         write_codes_csv(sheet, issued.codes, folder / f"codes-{SLIP_SHEET}.csv")
     if simulate:
         from survey_app.services.simulate import simulate as run

@@ -1,7 +1,9 @@
 """Typed SQLAlchemy models, one module per part of the domain."""
 from survey_app.models.audit import AuditEntry
 from survey_app.models.ballot import Answer, Ballot
-from survey_app.models.campaign import BallotSheet, Campaign, CampaignDefinition, SheetSubject
+from survey_app.models.campaign import (
+    BallotSheet, Campaign, CampaignDefinition, OpenReceipt, Poster, SheetSubject,
+)
 from survey_app.models.checklist import ChecklistScore, VetoMark
 from survey_app.models.org import Organisation, Person
 from survey_app.models.token import Token, TokenBatch
@@ -9,6 +11,7 @@ from survey_app.models.user import User
 
 __all__ = [
     "Answer", "AuditEntry", "Ballot", "BallotSheet", "Campaign", "CampaignDefinition",
-    "ChecklistScore", "Organisation", "Person", "SheetSubject", "Token", "TokenBatch", "User",
+    "ChecklistScore", "OpenReceipt", "Organisation", "Person", "Poster", "SheetSubject", "Token",
+    "TokenBatch", "User",
     "VetoMark",
 ]

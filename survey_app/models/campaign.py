@@ -1,9 +1,10 @@
 """Campaigns, the definitions they froze when they opened, and their ballot sheets."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.extensions import db
@@ -20,6 +21,10 @@ class Campaign(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     year: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default="draft")
+    # A rehearsal runs end to end with test codes and ballots, then is purged before the real run.
+    rehearsal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Salt for open-mode fingerprints: per campaign, so hashes cannot be joined across campaigns.
+    fingerprint_salt: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     scheme_key: Mapped[str | None] = mapped_column(String(64))
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -80,3 +85,25 @@ class SheetSubject(db.Model):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
 
     sheet: Mapped[BallotSheet] = relationship(back_populates="subjects")
+
+
+class Poster(db.Model):
+    """An open QR for residents without a slip: no tokens, so limits and flags guard it instead."""
+
+    __tablename__ = "poster"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_id: Mapped[int] = mapped_column(ForeignKey("ballot_sheet.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OpenReceipt(db.Model):
+    """A resent open-mode form is recognised by its nonce; the row says nothing of the ballot."""
+
+    __tablename__ = "open_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poster_id: Mapped[int] = mapped_column(ForeignKey("poster.id", ondelete="CASCADE"))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.extensions import db
@@ -19,6 +19,7 @@ class TokenBatch(db.Model):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rehearsal: Mapped[bool] = mapped_column(Boolean, default=False)
 
     tokens: Mapped[list[Token]] = relationship(back_populates="batch")
 

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey_app.extensions import db
@@ -13,7 +14,7 @@ from survey_app.models._time import utcnow
 ROLES = ("admin", "analyst", "assessor")
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)

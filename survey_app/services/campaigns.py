@@ -11,7 +11,7 @@ from forms import Questionnaire, load_text
 from forms.loader import builtin_library, builtin_text
 from forms.schema import Definition, Scheme
 from survey_app.extensions import db
-from survey_app.models import BallotSheet, Campaign, CampaignDefinition, SheetSubject
+from survey_app.models import BallotSheet, Campaign, CampaignDefinition, Organisation, SheetSubject
 from survey_app.models._time import utcnow
 from survey_app.services import audit
 
@@ -140,3 +140,47 @@ def sheet_definition(sheet: BallotSheet) -> tuple[Questionnaire, list[str]]:
                                        .where(SheetSubject.sheet_id == sheet.id)
                                        .order_by(SheetSubject.position)))
     return questionnaire, subjects
+
+
+def add_sheets_for(campaign: Campaign, questionnaire_key: str, rater_group: str, org: Organisation,
+                   *, actor: object = "cli") -> list[BallotSheet]:
+    """Sheets for an organisation's subtree: one per village for an organisation questionnaire,
+    one for the whole subtree's cadres for a person questionnaire."""
+    from forms.rater_groups import label as group_label
+    from survey_app.models import Person
+
+    questionnaire = builtin_library().get(questionnaire_key)
+    if not isinstance(questionnaire, Questionnaire):
+        raise CampaignError(f"测评表“{questionnaire_key}”不存在")
+    nodes: dict[int | None, list[Organisation]] = {}
+    for o in db.session.scalars(select(Organisation)):
+        nodes.setdefault(o.parent_id, []).append(o)
+    subtree, stack = [], [org]
+    while stack:
+        node = stack.pop()
+        subtree.append(node)
+        stack.extend(nodes.get(node.id, []))
+    created = []
+    if questionnaire.subject_kind == "organisation":
+        villages = sorted((o for o in subtree if o.kind in ("village", "community", "branch", "office")),
+                          key=lambda o: o.code) or [org]
+        for village in villages:
+            key = f"{village.code}-{rater_group}"
+            created.append(add_sheet(campaign, key, f"{village.name}{questionnaire.title}（{group_label(rater_group)}）",
+                                     questionnaire_key, rater_group,
+                                     [SubjectSpec(village.code, village.name, org_id=village.id)], org_id=village.id))
+    else:
+        ids = {o.id: o for o in subtree}
+        people = db.session.scalars(select(Person).where(Person.org_id.in_(ids), Person.category == "cadre")
+                                    .order_by(Person.org_id, Person.person_key)).all()
+        if not people:
+            raise CampaignError(f"“{org.name}”及其下级组织没有干部，无法生成干部测评票")
+        subjects = [SubjectSpec(p.person_key, f"{p.name}（{ids[p.org_id].name}{p.role}）", person_id=p.id)
+                    for p in people]
+        created.append(add_sheet(campaign, f"{org.code}-{questionnaire_key}-{rater_group}",
+                                 f"{org.name}{questionnaire.title}（{group_label(rater_group)}）", questionnaire_key,
+                                 rater_group, subjects, org_id=org.id))
+    audit.record(actor, "add_sheets", campaign.slug, questionnaire=questionnaire_key, rater_group=rater_group,
+                 org=org.code, sheets=len(created))
+    db.session.commit()
+    return created

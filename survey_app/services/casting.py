@@ -51,6 +51,7 @@ class TokenContext:
     campaign_id: int
     campaign_status: str
     opened_at: datetime | None
+    rehearsal: bool = False
 
     @property
     def sheet(self) -> SheetInfo:
@@ -79,7 +80,7 @@ def today() -> date:
 
 _LOOKUP = (select(TOKENS.c.id, TOKENS.c.status, TokenBatch.voided_at, BallotSheet.id.label("sheet_id"),
                   Campaign.id.label("campaign_id"), Campaign.status.label("campaign_status"),
-                  Campaign.opened_at)
+                  Campaign.opened_at, Campaign.rehearsal)
            .join(TokenBatch.__table__, TOKENS.c.batch_id == TokenBatch.id)
            .join(BallotSheet.__table__, TokenBatch.sheet_id == BallotSheet.id)
            .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id))
@@ -90,7 +91,8 @@ def lookup(code: str) -> TokenContext | None:
     if row is None:
         return None
     status = "void" if row.voided_at is not None else row.status
-    return TokenContext(row.id, status, row.sheet_id, row.campaign_id, row.campaign_status, row.opened_at)
+    return TokenContext(row.id, status, row.sheet_id, row.campaign_id, row.campaign_status, row.opened_at,
+                        bool(row.rehearsal))
 
 
 def gate(context: TokenContext | None) -> Status | None:
@@ -166,17 +168,24 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
             if stored.status == "used" and hmac.compare_digest(stored.idempotency_hash or "", idem):
                 return CastResult("recorded")
             return CastResult("void" if stored.status == "void" else "used")
-        ballot_id = secrets.token_hex(16)
-        connection.execute(BALLOTS.insert().values(id=ballot_id, sheet_id=context.sheet_id, mode=mode,
-                                                   day=today(), duration_bucket=duration))
-        connection.execute(ANSWERS.insert(), [
-            {"ballot_id": ballot_id, "subject_key": a.subject, "item_key": a.item,
-             "choice": a.choice, "value": a.value} for a in answers])
+        ballot_id = _store(connection, context.sheet_id, "rehearsal" if context.rehearsal else mode,
+                           answers, duration)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return CastResult("cast", ballot_id)
+
+
+def _store(connection: object, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
+           fingerprint: str | None = None) -> str:
+    ballot_id = secrets.token_hex(16)
+    connection.execute(BALLOTS.insert().values(id=ballot_id, sheet_id=sheet_id, mode=mode, day=today(),  # type: ignore[attr-defined]
+                                               duration_bucket=duration, fingerprint=fingerprint))
+    connection.execute(ANSWERS.insert(), [  # type: ignore[attr-defined]
+        {"ballot_id": ballot_id, "subject_key": a.subject, "item_key": a.item,
+         "choice": a.choice, "value": a.value} for a in answers])
+    return ballot_id
 
 
 def recorded_before(code: str, nonce: str) -> bool:

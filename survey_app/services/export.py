@@ -48,6 +48,13 @@ def ratings_frame(campaign: Campaign, *, include_rehearsal: bool = False) -> pd.
 
 
 
+def csv_safe(value: object) -> object:
+    """A spreadsheet must show text as text: a name starting with '=' is not a formula to run."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()

@@ -5,6 +5,7 @@ change only what changed, and a file with any bad row must leave the database as
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ CATEGORY_WORDS = {"干部": "cadre", "cadre": "cadre", "群众": "resident", "�
                   "居民": "resident", "resident": "resident"}
 
 Progress = Callable[[int], None]
+# Codes become keys in URLs, files and spreadsheets: no spaces, and nothing Excel would run (=, +, -, @).
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ def import_orgs(path: str | Path, *, actor: str = "cli", progress: Progress | No
             report.errors.append(RowError(row.number, col["code"], "组织编码不能为空"))
         elif len(code) > 64:
             report.errors.append(RowError(row.number, col["code"], "组织编码不能超过 64 个字符"))
+        elif not CODE_RE.match(code):
+            report.errors.append(RowError(row.number, col["code"],
+                                          f"组织编码“{code}”只能包含字母、数字、点、下划线和短横线，且以字母或数字开头"))
         elif code in seen:
             report.errors.append(RowError(row.number, col["code"],
                                           f"组织编码“{code}”与第 {seen[code]} 行重复"))
@@ -250,6 +256,9 @@ def import_people(path: str | Path, *, actor: str = "cli", progress: Progress | 
             report.errors.append(RowError(row.number, col["gender"], f"性别应为“男”或“女”，不是“{gender}”"))
         if len(role) > 100:
             report.errors.append(RowError(row.number, col["role"], "职务不能超过 100 个字符"))
+        if v.get("code") and not CODE_RE.match(v["code"]):
+            report.errors.append(RowError(row.number, col["code"],
+                                          f"人员编号“{v['code']}”只能包含字母、数字、点、下划线和短横线"))
         key = v.get("code") or f"{org_code}|{name}|{role}"
         if len(report.errors) == before:
             if key in seen:

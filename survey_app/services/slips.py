@@ -25,6 +25,24 @@ def slips_for(sheet: BallotSheet, codes: Sequence[str]) -> list[Slip]:
                  sheet=sheet.title, entry_url=f"{base}/t") for code in codes]
 
 
+def batch_pdf_path(batch_id: int) -> Path:
+    """Where a batch's slips are kept for download (mode 0600 in a 0700 folder under instance/)."""
+    from survey_app.config import instance_dir
+
+    folder = instance_dir() / "batches"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"batch-{batch_id}.pdf"
+
+
+def write_batch_slips(sheet: BallotSheet, batch_id: int, codes: Sequence[str]) -> Path:
+    import os
+
+    path = batch_pdf_path(batch_id)
+    write_sheet_slips(sheet, codes, path)
+    os.chmod(path, 0o600)
+    return path
+
+
 def write_sheet_slips(sheet: BallotSheet, codes: Sequence[str], path: str | Path) -> int:
     """Shuffled on the way to paper, so hand-out order says nothing about who got which code."""
     return write_slips(slips_for(sheet, codes), path, shuffle=True)

@@ -64,7 +64,7 @@ def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: obje
     codes: set[str] = set()
     while len(codes) < count:
         codes.add(new_code())
-    batch = TokenBatch(sheet_id=sheet.id, count=count, label=label)
+    batch = TokenBatch(sheet_id=sheet.id, count=count, label=label, rehearsal=sheet.campaign.rehearsal)
     db.session.add(batch)
     db.session.flush()
     ordered = list(codes)
@@ -73,3 +73,26 @@ def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: obje
     audit.record(actor, "issue_tokens", sheet.key, batch=batch.id, count=count)
     db.session.commit()
     return IssuedBatch(batch, ordered)
+
+
+def void_batch(batch: TokenBatch, *, actor: object = "cli") -> int:
+    """Withdraw a batch none of whose codes has voted (lost or misprinted slips)."""
+    from sqlalchemy import func, select, update
+
+    from survey_app.models._time import utcnow
+
+    if batch.voided_at is not None:
+        raise TokenError("该批测评码已经作废")
+    # Void first, then look: a code cast at the same moment either wins (and we roll back) or
+    # finds itself void; there is no window in which both happen.
+    count = db.session.execute(update(Token).where(Token.batch_id == batch.id, Token.status == "unused")
+                               .values(status="void")).rowcount
+    used = db.session.scalar(select(func.count()).select_from(Token)
+                             .where(Token.batch_id == batch.id, Token.status == "used"))
+    if used:
+        db.session.rollback()
+        raise TokenError(f"该批测评码已有 {used} 个被使用，不能作废")
+    batch.voided_at = utcnow()
+    audit.record(actor, "void_batch", str(batch.id), count=count)
+    db.session.commit()
+    return count

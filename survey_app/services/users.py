@@ -16,7 +16,7 @@ class UserError(ValueError):
 
 
 def create_user(username: str, password: str, role: str, *, scope_code: str | None = None,
-                actor: str = "cli") -> User:
+                actor: object = "cli") -> User:
     username = username.strip()
     if not username or len(username) > 80:
         raise UserError("用户名不能为空，且不能超过 80 个字符")

@@ -44,7 +44,7 @@ def describe_schema(engine) -> dict:
 def test_init_on_an_empty_database_matches_the_models(bare_app, pingyi_bare):
     result = pingyi_bare("init")
     assert result.exit_code == 0, result.output
-    assert "结构版本 0001" in result.output
+    assert f"结构版本 {head_revision()}" in result.output
     with bare_app.app_context():
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
@@ -53,6 +53,35 @@ def test_init_on_an_empty_database_matches_the_models(bare_app, pingyi_bare):
                 "checklist_score", "veto_mark", "audit_entry"} <= set(inspect(db.engine).get_table_names())
     again = pingyi_bare("init")
     assert again.exit_code == 0, "running init twice is harmless"
+
+
+def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from survey_app import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS_DIR)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_upgrading_a_database_with_campaigns_keeps_them_and_salts_each_apart(bare_app):
+    from flask_migrate import upgrade
+
+    with bare_app.app_context():
+        directory = bare_app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0001")
+        with db.engine.begin() as connection:
+            for slug in ("a", "b"):
+                connection.execute(text(
+                    "INSERT INTO campaign (slug, name, year, status, created_at) "
+                    "VALUES (:slug, :slug, 2025, 'closed', CURRENT_TIMESTAMP)"), {"slug": slug})
+        upgrade(directory=directory)
+        rows = db.session.execute(text("SELECT slug, rehearsal, fingerprint_salt FROM campaign ORDER BY slug")).all()
+        assert [r.slug for r in rows] == ["a", "b"] and not any(r.rehearsal for r in rows)
+        assert len({r.fingerprint_salt for r in rows}) == 2 and all(len(r.fingerprint_salt) == 64 for r in rows)
+        db.session.remove()
 
 
 def test_sqlite_is_in_wal_mode_with_foreign_keys_on(instance):

@@ -1,0 +1,81 @@
+"""Staff login with lock-out after repeated failures; every login and lock-out is audited."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from survey_app.admin import bp
+from survey_app.admin.access import roles
+from survey_app.extensions import db, limiter, login_manager
+from survey_app.models import User
+from survey_app.models._time import utcnow
+from survey_app.services import audit
+
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def login() -> Response | str | tuple[str, int]:
+    """Sign in; five wrong passwords lock the account for fifteen minutes."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        now = utcnow()
+        locked = user is not None and user.locked_until is not None and \
+            user.locked_until.replace(tzinfo=now.tzinfo) > now
+        if locked:
+            form.password.errors.append(_("This account is locked after repeated failures. Try again later."))
+            return render_template("admin/login.html", form=form), 429
+        if user is None or not user.is_active or not user.check_password(form.password.data):
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILURES:
+                    user.locked_until, user.failed_logins = now + timedelta(minutes=LOCK_MINUTES), 0
+                    audit.record(user.username, "login_locked", user.username)
+                db.session.commit()
+            form.password.errors.append(_("Wrong username or password."))
+            return render_template("admin/login.html", form=form), 401
+        user.failed_logins, user.locked_until = 0, None
+        audit.record(user, "login", user.username)
+        db.session.commit()
+        login_user(user)
+        target = request.args.get("next", "")
+        return redirect(target if target.startswith("/admin") else url_for("admin.home"))
+    return render_template("admin/login.html", form=form)
+
+
+@bp.post("/logout")
+@roles("admin", "analyst", "assessor")
+def logout() -> Response:
+    logout_user()
+    flash(_("You are signed out."))
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@roles("admin", "analyst", "assessor")
+def home() -> Response:
+    return redirect(url_for("admin.campaigns"))
+
+

@@ -1,0 +1,61 @@
+"""The audit log and staff accounts (admin only)."""
+from __future__ import annotations
+
+import json
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from survey_app.admin import bp
+from survey_app.admin.access import roles
+from survey_app.extensions import db
+from survey_app.models import AuditEntry, Organisation, User
+from survey_app.models.user import ROLES
+from survey_app.services.users import UserError, create_user
+
+
+class UserForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("密码", validators=[DataRequired(), Length(min=10, max=200)])
+    role = SelectField("角色", choices=[(r, r) for r in ROLES])
+    scope = SelectField("限定范围")
+
+
+@bp.get("/audit")
+@roles("admin")
+def audit_log() -> str:
+    page = max(1, request.args.get("page", 1, type=int))
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
+                                 .limit(100).offset((page - 1) * 100)).all()
+    total = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    return render_template("admin/audit.html", entries=entries, page=page, total=total,
+                           details={e.id: json.loads(e.detail or "{}") for e in entries})
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles("admin")
+def users() -> Response | str | tuple[str, int]:
+    form = UserForm()
+    form.scope.choices = [("", "全部")] + [(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
+        select(Organisation).where(Organisation.kind.in_(("district", "town", "street"))).order_by(Organisation.code))]
+    if form.validate_on_submit():
+        try:
+            create_user(form.username.data, form.password.data, form.role.data, scope_code=form.scope.data or None,
+                        actor=current_user)
+        except UserError as exc:
+            form.username.errors.append(str(exc))
+            return render_template("admin/users.html", form=form, users=_all()), 422
+        flash(_("Account created."))
+        return redirect(url_for("admin.users"), 303)
+    return render_template("admin/users.html", form=form, users=_all())
+
+
+def _all() -> list:
+    return db.session.execute(select(User, Organisation.name).outerjoin(Organisation, User.scope_org_id == Organisation.id)
+                              .order_by(User.username)).all()

@@ -1,0 +1,96 @@
+"""The poster QR target: open-mode voting without a code, one vote per browser."""
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app, render_template, request
+from flask_limiter.util import get_remote_address
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response
+
+from survey_app.ballot import bp
+from survey_app.ballot.forms import NONCE_FIELDS, answers_from, ballot_form_class, quick_answers, seconds_since, start_stamp
+from survey_app.ballot.routes import FORM_TYPES, message
+from survey_app.extensions import limiter
+from survey_app.services import casting, posters
+from survey_app.services.casting import AnswerError
+
+PER_ADDRESS = "5 per minute;30 per hour"
+PER_POSTER = "240 per minute"
+
+
+def _cookie_name(poster_id: int) -> str:
+    return f"pv{poster_id}"
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="open-mode-voted")
+
+
+def _voted(poster_id: int) -> bool:
+    raw = request.cookies.get(_cookie_name(poster_id))
+    if not raw:
+        return False
+    try:
+        return _signer().loads(raw) == poster_id
+    except BadSignature:
+        return False
+
+
+def _poster_key() -> str:
+    return f"poster:{request.view_args.get('slug', '') if request.view_args else ''}"
+
+
+def _address_key() -> str:
+    return f"{get_remote_address()}:{_poster_key()}"
+
+
+@bp.route("/p/<slug>", methods=["GET", "POST"])
+@limiter.limit(PER_ADDRESS, key_func=_address_key, methods=["POST"])
+@limiter.limit(PER_POSTER, key_func=_poster_key, methods=["POST"])
+def poster(slug: str) -> Response | tuple[str, int] | str:
+    """A resident without a slip scans the village poster."""
+    context = posters.find(slug)
+    if context is None:
+        return message("unknown", 404)
+    if context.closed:
+        return message("void", 410)
+    if context.campaign.status != "open":
+        return message("not_open" if context.campaign.status == "draft" else "closed", 403)
+    if _voted(context.poster_id):
+        return message("voted_here", 409)
+    info = context.sheet
+    form_class = ballot_form_class((context.sheet_id, str(context.campaign.opened_at)), info.questionnaire,
+                                   info.subjects)
+    if request.method == "GET":
+        form = form_class(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
+        return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
+                               subjects=info.labels, open_mode=True)
+    if request.mimetype not in FORM_TYPES:
+        return message("bad_request", 415)
+    fields = request.form
+    if request.files or any(len(fields.getlist(n)) > 1 for n in fields) or \
+            any(n not in info.fields and n not in NONCE_FIELDS for n in fields):
+        return message("bad_request", 400)
+    nonce = fields.get("nonce", "")
+    answers = quick_answers(fields, info) if 8 <= len(nonce) <= 64 else None
+    if answers is None:
+        form = form_class()
+        if not form.validate():
+            if "csrf_token" in form.errors or "nonce" in form.errors:
+                return message("expired", 400)
+            return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
+                                   subjects=info.labels, open_mode=True, invalid=True), 422
+        answers = answers_from(form, info.questionnaire, info.subjects)
+    try:
+        result = posters.cast_open_ballot(context, answers, nonce=nonce, address=get_remote_address(),
+                                          duration=casting.duration_bucket(seconds_since(fields.get("started", ""))))
+    except AnswerError:
+        return message("bad_request", 400)
+    if result.status not in ("cast", "recorded"):
+        return message(result.status, 409)
+    response = current_app.make_response(render_template("ballot/done.html", recorded=result.status == "recorded"))
+    response.set_cookie(_cookie_name(context.poster_id), _signer().dumps(context.poster_id),
+                        max_age=180 * 86400, httponly=True, samesite="Lax", secure=request.is_secure,
+                        path=f"/p/{slug}")
+    return response

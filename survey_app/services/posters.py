@@ -1,0 +1,106 @@
+"""Open mode: a poster QR per village and rater group for residents who have no slip.
+
+There is no token to spend, so three guards stand in: a signed cookie per poster (one vote per
+browser), rate limits per address and per poster (in the view), and a salted per-campaign
+fingerprint of the address stored with each ballot so analysis can find bursts of duplicates.
+The raw address is never stored.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Campaign, OpenReceipt, Poster
+from survey_app.models._time import utcnow
+from survey_app.services import audit
+from survey_app.services.casting import AnswerIn, CastResult, _store, check_answers
+from survey_app.services.sheets import SheetInfo, sheet_info
+
+
+class PosterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PosterContext:
+    poster_id: int
+    slug: str
+    sheet_id: int
+    campaign: Campaign
+    closed: bool
+
+    @property
+    def sheet(self) -> SheetInfo:
+        return sheet_info(self.sheet_id, self.campaign.opened_at, self.campaign.status)
+
+
+def create_poster(sheet: BallotSheet, *, actor: object = "cli") -> Poster:
+    if sheet.campaign.status == "closed":
+        raise PosterError("测评活动已结束，不能再生成公开二维码")
+    poster = Poster(sheet_id=sheet.id, slug=secrets.token_urlsafe(12))
+    db.session.add(poster)
+    db.session.flush()
+    audit.record(actor, "create_poster", sheet.key, poster=poster.id)
+    db.session.commit()
+    return poster
+
+
+def poster_url(poster: Poster) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/p/{poster.slug}"
+
+
+def find(slug: str) -> PosterContext | None:
+    row = db.session.execute(select(Poster, BallotSheet.campaign_id).join(BallotSheet)
+                             .where(Poster.slug == slug)).first()
+    if row is None:
+        return None
+    poster = row.Poster
+    campaign = db.session.get(Campaign, row.campaign_id)
+    return PosterContext(poster.id, poster.slug, poster.sheet_id, campaign, poster.closed_at is not None)
+
+
+def close_poster(poster: Poster, *, actor: object = "cli") -> None:
+    poster.closed_at = utcnow()
+    audit.record(actor, "close_poster", str(poster.id))
+    db.session.commit()
+
+
+def fingerprint(campaign: Campaign, address: str) -> str:
+    """Same address, same hash within one campaign; not reversible without the campaign's salt."""
+    return hmac.new(campaign.fingerprint_salt.encode(), address.encode(), hashlib.sha256).hexdigest()
+
+
+def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: str, address: str,
+                     duration: str | None = None) -> CastResult:
+    """Store an open-mode ballot, marked as such; a resent form (same nonce) is not counted twice."""
+    campaign = context.campaign
+    if context.closed:
+        return CastResult("void")
+    if campaign.status == "draft":
+        return CastResult("not_open")
+    if campaign.status == "closed":
+        return CastResult("closed")
+    check_answers(answers, context.sheet)
+    key = current_app.config["TOKEN_KEY"].encode()
+    receipt = hmac.new(key, f"open:{context.poster_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    connection = db.session.connection()
+    try:
+        connection.execute(OpenReceipt.__table__.insert().values(poster_id=context.poster_id,
+                                                                 nonce_hash=receipt))
+        ballot_id = _store(connection, context.sheet_id, "rehearsal" if campaign.rehearsal else "open",
+                           answers, duration, fingerprint(campaign, address))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return CastResult("recorded")
+    except Exception:
+        db.session.rollback()
+        raise
+    return CastResult("cast", ballot_id)

@@ -1,0 +1,44 @@
+"""Rehearsal: run a campaign end to end with test codes and ballots, then purge it in one step."""
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+
+from survey_app.extensions import db
+from survey_app.models import (
+    Ballot, BallotSheet, Campaign, CampaignDefinition, OpenReceipt, Poster, Token, TokenBatch,
+)
+from survey_app.services import audit
+from survey_app.services.campaigns import CampaignError, open_campaign
+
+
+def start_rehearsal(campaign: Campaign, *, actor: object = "cli") -> Campaign:
+    if campaign.status != "draft":
+        raise CampaignError("只有草稿状态的测评活动可以演练")
+    campaign.rehearsal = True
+    audit.record(actor, "start_rehearsal", campaign.slug)
+    return open_campaign(campaign, actor=actor)
+
+
+def purge_rehearsal(campaign: Campaign, *, actor: object = "cli") -> dict[str, int]:
+    """Remove every test ballot, answer, code and receipt; the campaign returns to draft."""
+    if not campaign.rehearsal:
+        raise CampaignError("该测评活动不在演练状态，没有可清除的演练数据")
+    sheets = select(BallotSheet.id).where(BallotSheet.campaign_id == campaign.id)
+    batches = select(TokenBatch.id).where(TokenBatch.sheet_id.in_(sheets))
+    posters = select(Poster.id).where(Poster.sheet_id.in_(sheets))
+    counts = {
+        "ballots": db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.sheet_id.in_(sheets))),
+        "codes": db.session.scalar(select(func.count()).select_from(Token).where(Token.batch_id.in_(batches))),
+    }
+    # answers go with their ballots (ON DELETE CASCADE, and the ORM relationship agrees)
+    from survey_app.models import Answer
+    db.session.execute(delete(Answer).where(Answer.ballot_id.in_(select(Ballot.id).where(Ballot.sheet_id.in_(sheets)))))
+    db.session.execute(delete(Ballot).where(Ballot.sheet_id.in_(sheets)))
+    db.session.execute(delete(OpenReceipt).where(OpenReceipt.poster_id.in_(posters)))
+    db.session.execute(delete(Token).where(Token.batch_id.in_(batches)))
+    db.session.execute(delete(TokenBatch).where(TokenBatch.sheet_id.in_(sheets)))
+    db.session.execute(delete(CampaignDefinition).where(CampaignDefinition.campaign_id == campaign.id))
+    campaign.rehearsal, campaign.status, campaign.opened_at, campaign.closed_at = False, "draft", None, None
+    audit.record(actor, "purge_rehearsal", campaign.slug, **counts)
+    db.session.commit()
+    return counts
