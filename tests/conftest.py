@@ -166,3 +166,31 @@ class Voter:
 @pytest.fixture
 def voter(app: Flask) -> Voter:
     return Voter(app)
+
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+class Staff(_FreshContextClient):
+    """A signed-in member of staff; ``form(path)`` fetches a page and returns its CSRF token."""
+
+    def token(self, path: str = "/admin/login") -> str:
+        with self.get(path) as page:
+            found = CSRF.search(page.get_data(as_text=True))
+        assert found, f"no CSRF token on {path}"
+        return found.group(1)
+
+    def login(self, username: str, password: str):
+        return self.post("/admin/login", data={"csrf_token": self.token(), "username": username,
+                                               "password": password})
+
+
+def make_staff(app: Flask, username: str, role: str, scope: str | None = None) -> Staff:
+    from survey_app.services.users import create_user
+
+    password = f"{username}-password-123"
+    create_user(username, password, role, scope_code=scope)
+    staff = Staff(app)
+    response = staff.login(username, password)
+    assert response.status_code == 302, response.status_code
+    return staff

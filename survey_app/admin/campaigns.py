@@ -15,6 +15,7 @@ from forms import Questionnaire, Scheme
 from forms.loader import builtin_library
 from forms.rater_groups import RATER_GROUPS
 from survey_app.admin import bp
+from survey_app.admin.widgets import options
 from survey_app.admin.access import roles, visible_orgs
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, Organisation
@@ -33,7 +34,7 @@ class CampaignForm(FlaskForm):
 
 class SheetsForm(FlaskForm):
     questionnaire = SelectField("测评表")
-    rater_group = SelectField("评价主体", choices=list(RATER_GROUPS.items()))
+    rater_group = SelectField("评价主体", choices=options(RATER_GROUPS.items()))
     org = SelectField("范围（组织）")
 
 
@@ -60,7 +61,7 @@ def campaigns() -> str:
 @roles("admin")
 def new_campaign() -> Response | str | tuple[str, int]:
     form = CampaignForm()
-    form.scheme.choices = [(k, d.title) for k, d in sorted(builtin_library().items()) if isinstance(d, Scheme)]
+    form.scheme.choices = options([(k, d.title) for k, d in sorted(builtin_library().items()) if isinstance(d, Scheme)])
     if form.validate_on_submit():
         try:
             campaign = service.create_campaign(form.slug.data, form.name.data, form.year.data,
@@ -87,10 +88,10 @@ def campaign(slug: str) -> str:
 
 def _sheets_form() -> SheetsForm:
     form = SheetsForm()
-    form.questionnaire.choices = [(k, d.title) for k, d in sorted(builtin_library().items())
-                                  if isinstance(d, Questionnaire)]
-    form.org.choices = [(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
-        select(Organisation).where(Organisation.kind.notin_(("village", "community"))).order_by(Organisation.code))]
+    form.questionnaire.choices = options([(k, d.title) for k, d in sorted(builtin_library().items())
+                                  if isinstance(d, Questionnaire)])
+    form.org.choices = options([(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
+        select(Organisation).where(Organisation.kind.notin_(("village", "community"))).order_by(Organisation.code))])
     return form
 
 

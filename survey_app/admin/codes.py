@@ -11,6 +11,7 @@ from wtforms import IntegerField, SelectField
 from wtforms.validators import DataRequired, NumberRange
 
 from survey_app.admin import bp
+from survey_app.admin.widgets import options
 from survey_app.admin.access import roles
 from survey_app.admin.campaigns import _campaign
 from survey_app.extensions import db
@@ -29,7 +30,7 @@ class IssueForm(FlaskForm):
 def batches(slug: str) -> Response | str | tuple[str, int]:
     campaign = _campaign(slug)
     form = IssueForm()
-    form.sheet.choices = [(str(s.id), f"{s.key} · {s.title}") for s in campaign.sheets]
+    form.sheet.choices = options([(str(s.id), f"{s.key} · {s.title}") for s in campaign.sheets])
     if form.validate_on_submit():
         sheet = db.session.get(BallotSheet, int(form.sheet.data))
         if sheet is None or sheet.campaign_id != campaign.id:

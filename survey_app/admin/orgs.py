@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from wtforms import SelectField
 
 from survey_app.admin import bp
+from survey_app.admin.widgets import options
 from survey_app.admin.access import require_org, roles, visible_orgs
 from survey_app.extensions import db
 from survey_app.models import Organisation, Person
@@ -20,7 +21,7 @@ from survey_app.services import imports
 
 
 class ImportForm(FlaskForm):
-    kind = SelectField(choices=[("orgs", "组织"), ("people", "人员")])
+    kind = SelectField(choices=options([("orgs", "组织"), ("people", "人员")]))
     file = FileField(validators=[FileRequired(), FileAllowed(["xlsx", "csv"], "只支持 .xlsx 和 .csv 文件")])
 
 

@@ -15,6 +15,7 @@ from forms.rater_groups import label as group_label
 from reports.posters import Poster as PosterDoc
 from reports.posters import write_posters
 from survey_app.admin import bp
+from survey_app.admin.widgets import options
 from survey_app.admin.access import roles
 from survey_app.admin.campaigns import _campaign
 from survey_app.extensions import db
@@ -31,7 +32,7 @@ class PosterForm(FlaskForm):
 def posters(slug: str) -> Response | str:
     campaign = _campaign(slug)
     form = PosterForm()
-    form.sheet.choices = [(str(s.id), f"{s.key} · {s.title}") for s in campaign.sheets]
+    form.sheet.choices = options([(str(s.id), f"{s.key} · {s.title}") for s in campaign.sheets])
     if form.validate_on_submit():
         sheet = db.session.get(BallotSheet, int(form.sheet.data))
         if sheet is None or sheet.campaign_id != campaign.id:

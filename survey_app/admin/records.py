@@ -13,6 +13,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from survey_app.admin import bp
+from survey_app.admin.widgets import options
 from survey_app.admin.access import roles
 from survey_app.extensions import db
 from survey_app.models import AuditEntry, Organisation, User
@@ -23,7 +24,7 @@ from survey_app.services.users import UserError, create_user
 class UserForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired(), Length(max=80)])
     password = PasswordField("密码", validators=[DataRequired(), Length(min=10, max=200)])
-    role = SelectField("角色", choices=[(r, r) for r in ROLES])
+    role = SelectField("角色", choices=options((r, r) for r in ROLES))
     scope = SelectField("限定范围")
 
 
@@ -42,8 +43,8 @@ def audit_log() -> str:
 @roles("admin")
 def users() -> Response | str | tuple[str, int]:
     form = UserForm()
-    form.scope.choices = [("", "全部")] + [(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
-        select(Organisation).where(Organisation.kind.in_(("district", "town", "street"))).order_by(Organisation.code))]
+    form.scope.choices = options([("", "全部")] + [(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
+        select(Organisation).where(Organisation.kind.in_(("district", "town", "street"))).order_by(Organisation.code))])
     if form.validate_on_submit():
         try:
             create_user(form.username.data, form.password.data, form.role.data, scope_code=form.scope.data or None,

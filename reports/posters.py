@@ -1,0 +1,119 @@
+"""Wall posters with one public QR code, for open (non-anonymous-code) satisfaction polls.
+
+The poster hangs in a village office; people scan it from a metre away, so the symbol is
+110 mm wide and the titles are readable across the room.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from reports.fonts import CJK_FONT_NAME, fit_text, register_fonts
+from reports.qr import QUIET_ZONE, draw_qr, qr_matrix
+
+#: Width of the QR symbol itself, quiet zone excluded.
+POSTER_QR_MM = 110.0
+DEFAULT_NOTE = "本二维码为公开测评码，每台手机限投一次；测评不记名，请如实评价。"
+STEPS = (
+    "1. 打开手机微信或相机，扫描上方二维码；",
+    "2. 按页面提示逐项选择评价并提交；",
+    "3. 提交后即完成测评，无需填写姓名。",
+)
+
+_PAGE_WIDTH, _PAGE_HEIGHT = A4
+_MARGIN = 18 * mm
+_RED = (0.75, 0.05, 0.05)
+
+
+@dataclass(frozen=True)
+class Poster:
+    """One public poll link as the web app issued it."""
+
+    url: str
+    campaign: str
+    organisation: str
+    rater_group: str
+    sheet: str
+    note: str = ""
+
+
+def write_posters(posters: Sequence[Poster], path: str | Path) -> int:
+    """Write one A4 page per poster to ``path`` and return the number of pages."""
+    if not posters:
+        raise ValueError("no posters to write: create a public link before printing posters")
+    for poster in posters:
+        if not poster.url:
+            raise ValueError(f"poster for {poster.organisation!r} has no URL to encode")
+    register_fonts()
+    canvas = Canvas(str(path), pagesize=A4, pageCompression=1)
+    canvas.setTitle("测评二维码海报")
+    canvas.setCreator("pingyi reports.posters")
+    for poster in posters:
+        _draw_poster(canvas, poster)
+        canvas.showPage()
+    canvas.save()
+    return len(posters)
+
+
+def _centred_lines(
+    canvas: Canvas, text: str, size: float, y: float, *, max_lines: int = 2,
+    min_size: float = 10.0, leading: float = 1.3,
+) -> float:
+    """Draw wrapped, centred text from baseline ``y`` down; return the y below the block."""
+    width = _PAGE_WIDTH - 2 * _MARGIN
+    fitted, lines = fit_text(text, CJK_FONT_NAME, size, width, max_lines, min_size)
+    canvas.setFont(CJK_FONT_NAME, fitted)
+    for line in lines:
+        canvas.drawCentredString(_PAGE_WIDTH / 2, y, line)
+        y -= fitted * leading
+    return y
+
+
+def _draw_poster(canvas: Canvas, poster: Poster) -> None:
+    centre = _PAGE_WIDTH / 2
+    y = _PAGE_HEIGHT - _MARGIN - 24
+    canvas.setFillGray(0.2)
+    y = _centred_lines(canvas, poster.campaign, 20, y)
+    canvas.setFillGray(0)
+    y = _centred_lines(canvas, poster.organisation, 34, y - 16, min_size=16)
+    canvas.setFillColorRGB(*_RED)
+    y = _centred_lines(canvas, f"{poster.rater_group}满意度测评 — 扫码参与", 28, y - 10,
+                       max_lines=1, min_size=14)
+    canvas.setStrokeColorRGB(*_RED)
+    canvas.setLineWidth(1.5)
+    canvas.line(_MARGIN, y + 8, _PAGE_WIDTH - _MARGIN, y + 8)
+    canvas.setFillGray(0.25)
+    y = _centred_lines(canvas, poster.sheet, 14, y - 10, max_lines=1, min_size=9)
+
+    matrix = qr_matrix(poster.url)
+    module = POSTER_QR_MM * mm / len(matrix)
+    qr_top = y - QUIET_ZONE * module + 10
+    canvas.setFillGray(0)
+    draw_qr(canvas, matrix, centre - POSTER_QR_MM * mm / 2, qr_top, module)
+    y = qr_top - POSTER_QR_MM * mm - QUIET_ZONE * module
+
+    canvas.setFillGray(0.3)
+    canvas.setFont("Helvetica", 10)
+    canvas.drawCentredString(centre, y, poster.url)
+    y -= 36
+    canvas.setFillGray(0)
+    canvas.setFont(CJK_FONT_NAME, 15)
+    steps_left = centre - max(canvas.stringWidth(step, CJK_FONT_NAME, 15) for step in STEPS) / 2
+    for step in STEPS:
+        canvas.drawString(steps_left, y, step)
+        y -= 15 * 1.6
+    y -= 10
+    notes = [DEFAULT_NOTE] + ([poster.note] if poster.note else [])
+    canvas.setStrokeColorRGB(*_RED)
+    canvas.setLineWidth(1)
+    box_top = y + 8
+    for note in notes:
+        canvas.setFillColorRGB(*_RED)
+        y = _centred_lines(canvas, note, 13, y - 14, max_lines=2, min_size=9)
+    canvas.roundRect(_MARGIN, y + 4, _PAGE_WIDTH - 2 * _MARGIN, box_top - y - 4, 6,
+                     stroke=1, fill=0)
