@@ -61,6 +61,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.after_request(_remember_language)
     app.context_processor(_language)
+    from forms.rater_groups import label as group_label
+    app.add_template_filter(group_label, "group")
     return app
 
 

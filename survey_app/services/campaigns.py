@@ -166,7 +166,7 @@ def add_sheets_for(campaign: Campaign, questionnaire_key: str, rater_group: str,
                           key=lambda o: o.code) or [org]
         for village in villages:
             key = f"{village.code}-{rater_group}"
-            created.append(add_sheet(campaign, key, f"{village.name}{questionnaire.title}（{group_label(rater_group)}）",
+            created.append(add_sheet(campaign, key, f"{village.name}·{questionnaire.title}（{group_label(rater_group)}）",
                                      questionnaire_key, rater_group,
                                      [SubjectSpec(village.code, village.name, org_id=village.id)], org_id=village.id))
     else:
@@ -178,7 +178,7 @@ def add_sheets_for(campaign: Campaign, questionnaire_key: str, rater_group: str,
         subjects = [SubjectSpec(p.person_key, f"{p.name}（{ids[p.org_id].name}{p.role}）", person_id=p.id)
                     for p in people]
         created.append(add_sheet(campaign, f"{org.code}-{questionnaire_key}-{rater_group}",
-                                 f"{org.name}{questionnaire.title}（{group_label(rater_group)}）", questionnaire_key,
+                                 f"{org.name}·{questionnaire.title}（{group_label(rater_group)}）", questionnaire_key,
                                  rater_group, subjects, org_id=org.id))
     audit.record(actor, "add_sheets", campaign.slug, questionnaire=questionnaire_key, rater_group=rater_group,
                  org=org.code, sheets=len(created))

@@ -1,0 +1,102 @@
+"""Open mode: one vote per browser, limits per address, a salted fingerprint, never the address."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from survey_app.extensions import db
+from survey_app.models import Ballot
+from survey_app.services import posters
+from survey_app.services.campaigns import sheet_definition
+from survey_app.services.export import ratings_frame
+from survey_app.services.turnout import turnout
+from tests.conftest import Voter
+from tests.factories import full_answers, open_campaign
+
+pytestmark = pytest.mark.db
+ADDRESS = "10.20.30.40"
+
+
+@pytest.fixture
+def poster(app):
+    campaign, sheets = open_campaign()
+    poster = posters.create_poster(sheets["V1"])
+    q, subjects = sheet_definition(sheets["V1"])
+    return campaign, poster, full_answers(q, subjects)
+
+
+def vote(voter: Voter, slug: str, answers: dict, address: str = ADDRESS):
+    env = {"REMOTE_ADDR": address}
+    page = voter.client.get(f"/p/{slug}", environ_base=env)
+    if page.status_code != 200:
+        return page
+    return voter.client.post(f"/p/{slug}", data={**voter.hidden(page.get_data(as_text=True)), **answers},
+                             environ_base=env)
+
+
+def test_the_same_browser_cannot_vote_twice(app, poster):
+    campaign, p, answers = poster
+    phone = Voter(app)
+    assert vote(phone, p.slug, answers).status_code == 200
+    again = phone.client.get(f"/p/{p.slug}", environ_base={"REMOTE_ADDR": ADDRESS})
+    assert again.status_code == 409 and "这台手机已经投过票" in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+
+
+def test_twenty_ballots_from_one_address_in_a_minute_are_limited_and_share_a_fingerprint(app, poster):
+    campaign, p, answers = poster
+    statuses = [vote(Voter(app), p.slug, answers).status_code for _ in range(20)]  # 20 browsers, one address
+    assert statuses.count(200) == 5 and statuses.count(429) == 15
+    other = vote(Voter(app), p.slug, answers, address="10.99.0.1")
+    assert other.status_code == 200, "another address is not held back by the first one's limit"
+    db.session.remove()
+    prints = db.session.execute(select(Ballot.fingerprint, func.count()).group_by(Ballot.fingerprint)).all()
+    assert sorted(n for _, n in prints) == [1, 5]
+    assert all(len(f) == 64 for f, _ in prints)
+    assert posters.fingerprint(campaign, ADDRESS) in {f for f, _ in prints}
+    # the salt is per campaign: the same address hashes differently elsewhere
+    assert posters.fingerprint(campaign, ADDRESS) != \
+        posters.fingerprint(type(campaign)(fingerprint_salt="x" * 64), ADDRESS)
+
+
+def test_the_raw_address_is_stored_nowhere(app, poster):
+    _, p, answers = poster
+    vote(Voter(app), p.slug, answers)
+    db.session.remove()
+    tables = [t for t in db.metadata.tables]
+    for table in tables:
+        for row in db.session.execute(text(f"SELECT * FROM {table}")):
+            assert not any(ADDRESS in str(v) for v in row), table
+
+
+def test_open_mode_ballots_are_marked_in_export_and_turnout(app, poster):
+    campaign, p, answers = poster
+    vote(Voter(app), p.slug, answers)
+    frame = ratings_frame(campaign)
+    assert set(frame["mode"]) == {"open"} and frame["fingerprint"].str.len().eq(64).all()
+    row = next(r for r in turnout(campaign) if r.sheet == "T1V1-masses")
+    assert row.ballots == {"open": 1} and row.used == 0
+
+
+def test_a_resent_open_form_is_counted_once(app, poster):
+    _, p, answers = poster
+    phone = Voter(app)
+    env = {"REMOTE_ADDR": ADDRESS}
+    page = phone.client.get(f"/p/{p.slug}", environ_base=env).get_data(as_text=True)
+    form = {**phone.hidden(page), **answers}
+    first = phone.client.post(f"/p/{p.slug}", data=form, environ_base=env)
+    other_phone_same_form = Voter(app)  # the cookie was lost with the connection; the nonce was not
+    other_phone_same_form.client.inner._cookies = phone.client.inner._cookies.copy()
+    other_phone_same_form.client.inner._cookies = {k: v for k, v in other_phone_same_form.client.inner._cookies.items()
+                                                   if not k[2].startswith("pv")}
+    again = other_phone_same_form.client.post(f"/p/{p.slug}", data=form, environ_base=env)
+    assert first.status_code == 200 and again.status_code == 200
+    assert "您的测评已经记录" in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+
+
+def test_a_closed_poster_stops_taking_votes(app, poster):
+    _, p, answers = poster
+    posters.close_poster(p)
+    response = Voter(app).client.get(f"/p/{p.slug}")
+    assert response.status_code == 410
