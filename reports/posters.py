@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -42,7 +43,7 @@ class Poster:
     note: str = ""
 
 
-def write_posters(posters: Sequence[Poster], path: str | Path) -> int:
+def write_posters(posters: Sequence[Poster], path: str | Path | BinaryIO) -> int:
     """Write one A4 page per poster to ``path`` and return the number of pages."""
     if not posters:
         raise ValueError("no posters to write: create a public link before printing posters")
@@ -50,7 +51,7 @@ def write_posters(posters: Sequence[Poster], path: str | Path) -> int:
         if not poster.url:
             raise ValueError(f"poster for {poster.organisation!r} has no URL to encode")
     register_fonts()
-    canvas = Canvas(str(path), pagesize=A4, pageCompression=1)
+    canvas = Canvas(path if hasattr(path, "write") else str(path), pagesize=A4, pageCompression=1)
     canvas.setTitle("测评二维码海报")
     canvas.setCreator("pingyi reports.posters")
     for poster in posters:

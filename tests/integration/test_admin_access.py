@@ -149,3 +149,19 @@ def test_five_wrong_passwords_lock_the_account(app):
 
 def test_batches_and_posters_exist_for_the_matrix(world):
     assert db.session.get(TokenBatch, 1) is not None and db.session.get(Poster, 1) is not None
+
+
+def test_an_admin_downloads_real_slips_and_poster_pdfs(app, world, tmp_path):
+    import subprocess
+
+    admin = make_staff(app, "pdfadmin", "admin")
+    for path in ("/admin/batches/1/slips.pdf", "/admin/posters/1.pdf"):
+        with admin.get(path) as response:
+            assert response.status_code == 200 and response.mimetype == "application/pdf"
+            pdf = tmp_path / path.replace("/", "_")
+            pdf.write_bytes(response.get_data())
+        subprocess.run(["pdftoppm", "-r", "100", "-png", "-f", "1", "-l", "1", str(pdf), str(pdf)], check=True)
+        png = next(tmp_path.glob(pdf.name + "*.png"))
+        decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True).stdout.split()
+        prefix = "/t/" if "slips" in path else "/p/"
+        assert decoded and all(prefix in url for url in decoded), decoded
