@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .codes import CodedRatings
-from .groupwise import dense_codes, group_sum
+from .groupwise import CHUNK_ROWS
 
 
 class WeightError(ValueError):
@@ -59,25 +59,29 @@ def ballot_subject_scores(coded: CodedRatings, use: np.ndarray) -> np.ndarray:
 
     Item values are averaged with item weights inside each dimension, then dimension
     means with dimension weights; unanswered items and dimensions drop out of the weights.
+    One ``bincount`` over the rows (masked rows go to a dump bin), no gathers.
     """
-    rows = use & coded.answered
-    n_dim = len(coded.dim_weight)
-    key, n_key = dense_codes(coded.bs[rows], coded.dim[rows])
-    w = coded.item_weight[coded.pair[rows]]
-    num = group_sum(key, w * coded.value[rows], n_key)
-    den = group_sum(key, w, n_key)
-    key_bs = np.zeros(n_key, dtype=np.int64)
-    key_bs[key] = coded.bs[rows]
-    key_dim = np.zeros(n_key, dtype=np.int64)
-    key_dim[key] = coded.dim[rows]
-    ok = den > 0
+    n_local = coded.dim_weight.shape[1]
+    size = coded.n_bs * n_local
+
+    num = np.zeros(size + 1)
+    den = np.zeros(size + 1)
+    for start in range(0, len(use), CHUNK_ROWS):  # chunks bound the temporaries
+        sl = slice(start, start + CHUNK_ROWS)
+        key = coded.bs[sl].astype(np.int64) * n_local + coded.dim_of_pair[coded.pair[sl]]
+        key[~(use[sl] & coded.answered[sl])] = size
+        w = coded.item_weight[coded.pair[sl]]
+        den += np.bincount(key, weights=w, minlength=size + 1)
+        w *= coded.value[sl]
+        w[key == size] = 0.0
+        num += np.bincount(key, weights=w, minlength=size + 1)
+    num, den = num[:size], den[:size]
+    num, den = num.reshape(coded.n_bs, n_local), den.reshape(coded.n_bs, n_local)
+    weight = coded.dim_weight[coded.bs_sheet] * (den > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dim_score = num / den
-    dw = coded.dim_weight[key_dim] if n_dim else np.zeros(n_key)
-    snum = group_sum(key_bs[ok], (dw * dim_score)[ok], coded.n_bs)
-    sden = group_sum(key_bs[ok], dw[ok], coded.n_bs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(sden > 0, snum / sden, np.nan)
+        dim_score = np.where(den > 0, num / den, 0.0)
+        total = weight.sum(axis=1)
+        return np.where(total > 0, (weight * dim_score).sum(axis=1) / total, np.nan)
 
 
 def subject_scores(

@@ -5,23 +5,43 @@ import numpy as np
 import pandas as pd
 
 from .codes import CodedRatings, first_per_group
-from .groupwise import dense_codes, group_count
+from .groupwise import HISTOGRAM_MAX_VALUES, dense_codes, group_count
 from .settings import AnalysisSpec
 
 CLEANING_FLAGS: tuple[str, ...] = ("incomplete", "straight_lining", "speeder", "burst")
 
 
+def ballot_value_counts(coded: CodedRatings) -> np.ndarray | None:
+    """Ballots × distinct values table of answer counts (None when values are not a small scale)."""
+    nv = len(coded.uniques)
+    if nv > HISTOGRAM_MAX_VALUES:
+        return None
+    if "ballot_hist" not in coded._cache:
+        size = coded.n_ballots * max(nv, 1)
+        key = coded.ballot.astype(np.int64) * max(nv, 1) + coded.vcode
+        key[~coded.answered] = size
+        hist = np.bincount(key, minlength=size + 1)[:-1].reshape(coded.n_ballots, max(nv, 1))
+        coded._cache["ballot_hist"] = hist
+    return coded._cache["ballot_hist"]
+
+
 def incomplete(coded: CodedRatings, min_share: float) -> np.ndarray:
     """Ballots answering less than ``min_share`` of the sheet's items for the subjects they rate."""
     n_subjects = group_count(coded.bs_ballot, coded.n_ballots)
-    ballot_sheet = first_per_group(coded.ballot, coded.sheet, coded.n_ballots)
-    expected = n_subjects * coded.pair_items_on_sheet[ballot_sheet]
-    answered = group_count(coded.ballot[coded.answered], coded.n_ballots)
+    expected = n_subjects * coded.items_on_sheet[coded.ballot_sheet]
+    hist = ballot_value_counts(coded)
+    if hist is not None:
+        answered = hist.sum(axis=1)
+    else:
+        answered = np.bincount(coded.ballot, weights=coded.answered, minlength=coded.n_ballots)
     return answered < min_share * expected - 1e-9
 
 
 def straight_lining(coded: CodedRatings, min_items: int) -> np.ndarray:
     """Ballots with at least ``min_items`` answers, all identical."""
+    hist = ballot_value_counts(coded)
+    if hist is not None:
+        return (hist.sum(axis=1) >= min_items) & ((hist > 0).sum(axis=1) == 1)
     rows = coded.answered
     b, v = coded.ballot[rows], coded.value[rows]
     first = first_per_group(b, v, coded.n_ballots)
@@ -49,19 +69,24 @@ def bursts(coded: CodedRatings, min_size: int, max_diff_share: float) -> np.ndar
     mode_cats = frame["mode"].cat.categories
     if "open" not in mode_cats:
         return out
-    open_code = mode_cats.get_loc("open")
-    rows = (frame["mode"].cat.codes.to_numpy() == open_code) & coded.answered
+    # per ballot first: only fingerprints shared by at least ``min_size`` open ballots matter
+    open_ballot = coded.per_ballot("mode") == mode_cats.get_loc("open")
+    fp_ballot = coded.per_ballot("fingerprint").astype(np.int64)
     fp_cats = frame["fingerprint"].cat.categories
     if "" in fp_cats:
-        rows &= frame["fingerprint"].cat.codes.to_numpy() != fp_cats.get_loc("")
-    if not rows.any():
+        open_ballot &= fp_ballot != fp_cats.get_loc("")
+    shared = np.bincount(fp_ballot[open_ballot], minlength=len(fp_cats)) >= min_size
+    candidate = open_ballot & shared[fp_ballot]
+    if not candidate.any():
         return out
-    fp = frame["fingerprint"].cat.codes.to_numpy()[rows]
-    day = frame["day"].cat.codes.to_numpy()[rows]
+    rows = candidate[coded.ballot] & coded.answered
+    vcode_all = coded.vcode[rows]
+    fp = frame["fingerprint"].array.codes[rows]
+    day = frame["day"].array.codes[rows]
     ballot = coded.ballot[rows]
     burst_key, n_keys = dense_codes(fp, coded.sheet[rows], day)
     cell, n_cells = dense_codes(burst_key, coded.subject[rows], coded.item[rows])
-    vcode, uniq = pd.factorize(coded.value[rows])
+    vcode, uniq = pd.factorize(vcode_all)
     nv = len(uniq)
     hist = np.bincount(cell * nv + vcode, minlength=n_cells * nv).reshape(n_cells, nv)
     modal = hist.argmax(axis=1)
@@ -109,7 +134,7 @@ def flag_ballots(ratings: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
     >>> from analysis.ratings import load_ratings
     >>> from analysis.settings import AnalysisSpec, ItemSpec, SheetSpec
     >>> sheet = SheetSpec("v", tuple(ItemSpec(f"q{i}", "d", scale_max=10) for i in range(5)))
-    >>> spec = AnalysisSpec(sheets=(sheet,), group_weights={"masses": 1})
+    >>> spec = AnalysisSpec(sheets=(sheet,), group_weights={"masses": 1}, straight_line_min_items=5)
     >>> t = pd.DataFrame({"ballot_id": ["b1"] * 5 + ["b2"] * 5, "sheet": "v", "rater_group": "masses",
     ...                   "subject": "village_1", "item": [f"q{i}" for i in range(5)] * 2,
     ...                   "value": [7.0] * 5 + [1.0, 2.0, 3.0, 4.0, None]})

@@ -5,6 +5,8 @@ Groups are dense integer codes ``0 .. n_groups-1``; every kernel is one pass of
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -40,13 +42,65 @@ def dense_codes(*keys: np.ndarray) -> tuple[np.ndarray, int]:
         size = int(key.max()) + 1 if len(key) else 1
         combined += key * span
         span *= size
-    if span <= max(4 * len(combined), 1 << 20):
+    if span <= 2 * len(combined) + (1 << 20):
         present = np.zeros(span, dtype=bool)
         present[combined] = True
-        remap = np.cumsum(present) - 1
+        remap = np.cumsum(present, dtype=np.int64) - 1
         return remap[combined], int(present.sum())
     codes, uniques = pd.factorize(combined)
     return codes.astype(np.int64), len(uniques)
+
+
+def ballot_subject_codes(
+    ballot: np.ndarray, subject: np.ndarray, n_ballots: int
+) -> tuple[np.ndarray, int]:
+    """Dense codes of (ballot, subject) pairs in O(n) when ballots rate one subject.
+
+    Rows whose subject is the ballot's first subject get the ballot's code; only the other
+    rows (ballots rating several subjects) are hashed. When no row is hashed, ``ballot`` itself
+    is returned (not a copy).
+
+    Examples
+    --------
+    >>> codes, n = ballot_subject_codes(np.array([0, 0, 1, 1]), np.array([5, 5, 5, 6]), 2)
+    >>> codes.tolist(), n
+    ([0, 0, 1, 2], 3)
+    """
+    first = np.zeros(n_ballots, dtype=subject.dtype)
+    first[ballot[::-1]] = subject[::-1]  # fancy assignment keeps the last write: the first row
+    extra = subject != first[ballot]
+    if extra.any():
+        codes = ballot.astype(np.int64)
+        key = ballot[extra].astype(np.int64) * (int(subject.max()) + 1) + subject[extra]
+        ecodes, uniques = pd.factorize(key)
+        codes[extra] = n_ballots + ecodes
+        return codes, n_ballots + len(uniques)
+    return ballot, n_ballots  # every ballot rates one subject: the ballot codes serve
+
+
+#: Rows per chunk in row-level passes: bounds the temporaries of a 10-million-row table.
+CHUNK_ROWS = 1 << 21
+
+
+def chunked_bincount(
+    n_rows: int, size: int, key_of: Callable[[slice], np.ndarray],
+    weights_of: Callable[[slice], np.ndarray] | None = None,
+) -> np.ndarray:
+    """``np.bincount`` of ``key_of(rows)`` over row chunks, keys ``>= size`` dropped.
+
+    Examples
+    --------
+    >>> keys = np.array([0, 2, 2, 9])
+    >>> chunked_bincount(len(keys), 3, lambda sl: keys[sl]).tolist()
+    [1, 0, 2]
+    """
+    out = np.zeros(size + 1, dtype=np.int64 if weights_of is None else float)
+    for start in range(0, n_rows, CHUNK_ROWS):
+        sl = slice(start, min(start + CHUNK_ROWS, n_rows))
+        key = np.minimum(key_of(sl), size)
+        w = None if weights_of is None else weights_of(sl)
+        out += np.bincount(key, weights=w, minlength=size + 1)
+    return out[:size]
 
 
 def group_count(codes: np.ndarray, n: int) -> np.ndarray:
@@ -101,7 +155,7 @@ def group_var(codes: np.ndarray, values: np.ndarray, n: int, ddof: int = 1) -> n
     return out
 
 
-def weighted_row_median(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def weighted_row_median(values: np.ndarray, counts: np.ndarray, presorted: bool = False) -> np.ndarray:
     """Median of each row of a histogram (``values`` with multiplicities ``counts``).
 
     For an even total the two middle values are averaged, as ``np.median`` does.
@@ -111,9 +165,12 @@ def weighted_row_median(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     >>> weighted_row_median(np.array([[1.0, 2.0, 3.0]]), np.array([[1, 0, 1]])).tolist()
     [2.0]
     """
-    order = np.argsort(values, axis=1, kind="stable")
-    vals = np.take_along_axis(values, order, axis=1)
-    cum = np.cumsum(np.take_along_axis(counts, order, axis=1), axis=1)
+    if presorted:  # every row already ascending
+        vals, cum = values, np.cumsum(counts, axis=1)
+    else:
+        order = np.argsort(values, axis=1, kind="stable")
+        vals = np.take_along_axis(values, order, axis=1)
+        cum = np.cumsum(np.take_along_axis(counts, order, axis=1), axis=1)
     total = cum[:, -1]
     lo = (total - 1) // 2
     hi = total // 2
@@ -142,12 +199,15 @@ def _sorted_median(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def group_median_mad(
-    codes: np.ndarray, values: np.ndarray, n: int
+    codes: np.ndarray, values: np.ndarray, n: int,
+    vcodes: np.ndarray | None = None, uniques: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Median and raw median absolute deviation of ``values`` per group.
 
     Uses a (group × distinct value) histogram when the values take few distinct
     values (rating scales), and one lexsort otherwise. ``values`` must not hold NaN.
+
+    ``vcodes`` / ``uniques`` (from ``pd.factorize(values, sort=True)``) may be passed when known.
 
     Returns
     -------
@@ -162,12 +222,13 @@ def group_median_mad(
     """
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=float)
-    vcodes, uniques = pd.factorize(values, sort=True)
+    if vcodes is None or uniques is None:
+        vcodes, uniques = pd.factorize(values, sort=True)
     if len(uniques) <= HISTOGRAM_MAX_VALUES:
         nv = max(len(uniques), 1)
         hist = np.bincount(codes * nv + vcodes, minlength=n * nv).reshape(n, nv)
         grid = np.broadcast_to(np.asarray(uniques, dtype=float), (n, nv))
-        median = weighted_row_median(np.array(grid), hist)
+        median = weighted_row_median(grid, hist, presorted=True)
         dev = np.abs(grid - median[:, None])
         dev[np.isnan(dev)] = 0.0
         mad = weighted_row_median(dev, hist)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .groupwise import group_count, group_median_mad, group_sum
+from .groupwise import group_count, group_median_mad, group_sum, weighted_row_median
 
 #: Scale making the MAD a consistent estimator of the normal standard deviation.
 MAD_SCALE = 1.482602218505602  # 1 / Phi^-1(3/4), as scipy.stats.median_abs_deviation(scale="normal")
@@ -28,7 +28,7 @@ def robust_z(values: npt.ArrayLike) -> np.ndarray:
     Examples
     --------
     >>> robust_z([1.0, 2.0, 3.0, 4.0, 100.0]).round(3).tolist()
-    [-1.349, -0.674, 0.0, 0.674, 65.427]
+    [-1.349, -0.674, 0.0, 0.674, 65.426]
     """
     x = np.asarray(values, dtype=float)
     if x.ndim != 1:
@@ -65,19 +65,46 @@ def olympic_trimmed_mean(values: npt.ArrayLike, *, min_n: int = 3) -> float:
     return float(x[1:-1].mean())
 
 
-def robust_z_by_group(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Robust z of every value within its group (codes dense, values without NaN).
+def robust_z_by_group(
+    codes: np.ndarray, values: np.ndarray, n_groups: int,
+    vcodes: np.ndarray | None = None, uniques: np.ndarray | None = None,
+) -> np.ndarray:
+    """Robust z of every value within its group (values without NaN; see ``group_median_mad``).
 
     Examples
     --------
     >>> robust_z_by_group(np.array([0, 0, 0, 1, 1, 1]), np.array([1., 2., 9., 5., 5., 6.]), 2).round(2).tolist()
-    [-0.67, 0.0, 5.4, nan, nan, nan]
+    [-0.67, 0.0, 4.72, nan, nan, nan]
     """
-    med, mad = group_median_mad(codes, values, n_groups)
+    med, mad = group_median_mad(codes, values, n_groups, vcodes, uniques)
     scale = mad * MAD_SCALE
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (values - med[codes]) / scale[codes]
     z[scale[codes] == 0] = np.nan
+    return z
+
+
+def robust_z_table(hist: np.ndarray, uniques: np.ndarray) -> np.ndarray:
+    """Robust z of every distinct value in every group, from a groups × values count table.
+
+    For rating scales this replaces a per-row computation: the z of a row is
+    ``table[group, value_code]``. Groups with MAD 0 or no values give NaN.
+
+    Examples
+    --------
+    >>> robust_z_table(np.array([[1, 1, 0, 1]]), np.array([1.0, 2.0, 5.0, 9.0])).round(2).tolist()
+    [[-0.67, 0.0, nan, 4.72]]
+    """
+    n, nv = hist.shape
+    grid = np.broadcast_to(np.asarray(uniques, dtype=float), (n, nv))
+    med = weighted_row_median(grid, hist, presorted=True)  # uniques are sorted
+    dev = np.abs(grid - med[:, None])
+    dev[np.isnan(dev)] = 0.0
+    scale = weighted_row_median(dev, hist) * MAD_SCALE
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (grid - med[:, None]) / scale[:, None]
+    z[(scale == 0) | np.isnan(scale)] = np.nan
+    z[hist == 0] = np.nan
     return z
 
 
@@ -132,9 +159,10 @@ def consensus_correlation(
     Examples
     --------
     >>> rater = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]); cell = np.tile([0, 1, 2], 3)
-    >>> r, n = consensus_correlation(rater, cell, np.array([1., 2, 3, 2, 3, 4, 3, 2, 1]), 3, 3)
+    >>> scores = np.array([1., 2, 3, 2, 3, 5, 1, 4, 1])   # rater 2 runs against the others
+    >>> r, n = consensus_correlation(rater, cell, scores, 3, 3)
     >>> r.round(3).tolist(), n.tolist()
-    [[1.0, 1.0, -1.0], [3, 3, 3]]
+    ([0.721, 0.327, -0.115], [3, 3, 3])
     """
     total = group_sum(cell, scores, n_cells)
     count = group_count(cell, n_cells)

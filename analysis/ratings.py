@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .groupwise import dense_codes
-from .settings import AnalysisSpec
+from .settings import AnalysisSpec, ItemSpec
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "ballot_id", "sheet", "rater_group", "subject", "item", "value",
@@ -50,16 +49,23 @@ def _bad_rows(frame: pd.DataFrame, mask: np.ndarray, message: str) -> None:
 
 
 def _as_category(series: pd.Series, default: str) -> pd.Series:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = series.cat.categories
-        if not all(isinstance(c, str) for c in cats):
-            series = series.cat.rename_categories([str(c) for c in cats])
-        if series.isna().any():
-            if default not in series.cat.categories:
-                series = series.cat.add_categories([default])
-            series = series.fillna(default)
-        return series.cat.remove_unused_categories()
-    return series.astype(object).where(series.notna(), default).astype(str).astype("category")
+    """The column as a categorical of strings, missing values set to ``default`` (no sort)."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        filled = series.astype(object).where(series.notna(), default).astype(str)
+        return filled.astype("category")
+    cats = series.cat.categories
+    if not (pd.api.types.is_string_dtype(cats.dtype) and cats.inferred_type in ("string", "empty")):
+        cats = pd.Index([str(c) for c in cats])
+    codes = series.array.codes
+    missing = codes < 0
+    if missing.any():
+        if default not in cats:
+            cats = cats.append(pd.Index([default]))
+        codes = np.where(missing, cats.get_loc(default), codes)
+    if cats is series.cat.categories and not missing.any():
+        return series
+    return pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=series.index,
+                     name=series.name)
 
 
 def read_ratings(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +82,7 @@ def read_ratings(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
     (1, 1)
     """
     if isinstance(source, pd.DataFrame):
-        return source.copy()
+        return source.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -120,6 +126,13 @@ def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> p
     ...
     analysis.ratings.RatingsError: values off the scale of item 'q' on sheet 'v' (1 rows); rows 0
     """
+    return load_and_check(source, spec)[0]
+
+
+def load_and_check(
+    source: str | PathLike | pd.DataFrame, spec: AnalysisSpec
+) -> tuple[pd.DataFrame, dict]:
+    """:func:`load_ratings`, also returning the value codes computed on the way (for the pipeline)."""
     frame = read_ratings(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -130,7 +143,8 @@ def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> p
     for col in CATEGORICAL_COLUMNS:
         frame[col] = _as_category(frame[col], OPTIONAL_COLUMNS.get(col, ""))
     try:
-        frame["value"] = pd.to_numeric(frame["value"]).astype(float)
+        if frame["value"].dtype != np.float64:  # converting copies: only when needed
+            frame["value"] = pd.to_numeric(frame["value"]).astype(float)
     except (TypeError, ValueError) as exc:
         raise RatingsError(f"column 'value' is not numeric: {exc}") from None
 
@@ -139,9 +153,35 @@ def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> p
     _check_membership(frame, "mode", MODES, "unknown modes")
     if spec.subjects is not None:
         _check_membership(frame, "subject", spec.subjects, "unknown subjects")
-    _check_items(frame, spec)
-    _check_ballots(frame)
-    return frame
+    cache = _check_items(frame, spec)
+    cache.update(_check_ballots(frame))
+    return frame, cache
+
+
+def _index_dtype(size: int) -> type:
+    """int32 when codes below ``size`` fit (halves memory traffic), else int64."""
+    return np.int32 if size < 2**31 - 1 else np.int64
+
+
+def _value_codes(values: np.ndarray, spec: AnalysisSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted value codes (-1 = NaN) and the values they index.
+
+    When every item lists its allowed values (a choice scale), codes come from a few comparisons
+    against their sorted union; any value outside it falls back to a hash factorisation.
+    """
+    items = [it for sh in spec.sheets for it in sh.items]
+    if items and all(it.allowed is not None for it in items):
+        union = np.unique(np.concatenate([np.asarray(it.allowed, dtype=float) for it in items]))
+        if len(union) <= 32:
+            code = np.zeros(len(values), dtype=np.int8)
+            for u in union[:-1]:
+                code += values > u
+            missing = np.isnan(values)
+            if ((values == union[code]) | missing).all():
+                code[missing] = -1
+                return code, union
+    vcodes, uniques = pd.factorize(values, sort=True)
+    return vcodes, np.asarray(uniques, dtype=float)
 
 
 def _check_membership(frame: pd.DataFrame, col: str, known: set | frozenset, message: str) -> None:
@@ -149,80 +189,131 @@ def _check_membership(frame: pd.DataFrame, col: str, known: set | frozenset, mes
     bad_cats = [c for c in cats if c not in known]
     if bad_cats:
         bad_codes = cats.get_indexer(bad_cats)
-        mask = np.isin(frame[col].cat.codes.to_numpy(), bad_codes)
+        mask = np.isin(frame[col].array.codes, bad_codes)
         if mask.any():
             names = sorted(map(str, frame[col][mask].unique()))[:_SHOWN_ROWS]
             _bad_rows(frame, mask, f"{message} {names}")
 
 
-def _check_items(frame: pd.DataFrame, spec: AnalysisSpec) -> None:
+def _check_items(frame: pd.DataFrame, spec: AnalysisSpec) -> dict:
+    """Unknown items, off-scale values and wrong dimensions, from one (pair, dim, value) table.
+
+    One ``bincount`` over the rows counts every (sheet × item, dimension, value) combination; the
+    checks run on that small table, and rows are located only when something is wrong.
+    """
     sheet_cats = frame["sheet"].cat.categories
     item_cats = frame["item"].cat.categories
     dim_cats = frame["dimension"].cat.categories
-    sc = frame["sheet"].cat.codes.to_numpy().astype(np.int64)
-    ic = frame["item"].cat.codes.to_numpy().astype(np.int64)
-    known = np.zeros((len(sheet_cats), len(item_cats)), dtype=bool)
-    pair_of = {}
+    n_items, n_pairs, n_dims = len(item_cats), len(sheet_cats) * len(item_cats), len(dim_cats)
+    sc = frame["sheet"].array.codes
+    ic = frame["item"].array.codes
+    dc = frame["dimension"].array.codes
+    vcodes, uniques = _value_codes(frame["value"].to_numpy(), spec)
+    nv1 = len(uniques) + 1  # value code + 1; 0 = unanswered
+    key = sc.astype(_index_dtype(n_pairs * n_dims * nv1)) * n_items + ic
+    key *= n_dims
+    key += dc
+    key *= nv1
+    key += vcodes
+    key += 1
+    table = np.bincount(key, minlength=n_pairs * n_dims * nv1).reshape(n_pairs, n_dims, nv1)
+    del key
+    pair_seen = table.sum(axis=(1, 2)) > 0
+    known = np.zeros(n_pairs, dtype=bool)
+    bad_value = np.zeros((n_pairs, nv1), dtype=bool)
+    expected_dim = np.full(n_pairs, -1, dtype=np.int64)
+    item_of_pair: dict[int, ItemSpec] = {}
+    sheet_keys = {sh.key for sh in spec.sheets}
     for s_i, s_key in enumerate(sheet_cats):
-        sheet = spec.sheet(s_key)
-        for item in sheet.items:
+        if s_key not in sheet_keys:
+            continue  # an unused category (rows with unknown sheets were rejected)
+        for item in spec.sheet(s_key).items:
             i_i = item_cats.get_indexer([item.key])[0]
-            if i_i >= 0:
-                known[s_i, i_i] = True
-                pair_of[(s_i, i_i)] = (sheet, item)
-    mask = ~known[sc, ic]
-    if mask.any():
+            if i_i < 0:
+                continue
+            p = s_i * n_items + i_i
+            known[p] = True
+            item_of_pair[p] = item
+            off = (uniques < item.scale_min) | (uniques > item.scale_max)
+            if item.allowed is not None:
+                off |= ~np.isin(uniques, np.asarray(item.allowed, dtype=float))
+            bad_value[p, 1:] = off
+            expected_dim[p] = dim_cats.get_indexer([item.dimension])[0]
+
+    def pair_rows(pairs: np.ndarray) -> np.ndarray:
+        return np.isin(sc.astype(np.int64) * n_items + ic, pairs)
+
+    unknown = np.flatnonzero(pair_seen & ~known)
+    if len(unknown):
+        mask = pair_rows(unknown)
         first = np.flatnonzero(mask)[0]
         _bad_rows(frame, mask, f"unknown items, e.g. {str(frame['item'].iloc[first])!r} "
                                f"on sheet {str(frame['sheet'].iloc[first])!r}")
-    pair_code = sc * len(item_cats) + ic
-    values = frame["value"].to_numpy()
-    vcodes, uniques = pd.factorize(values, use_na_sentinel=True)
-    dc = frame["dimension"].cat.codes.to_numpy().astype(np.int64)
-    has_dim = not (len(dim_cats) == 1 and dim_cats[0] == "")
-    bad_value = np.zeros((len(sheet_cats) * len(item_cats), max(len(uniques), 1)), dtype=bool)
-    expected_dim = np.full(len(sheet_cats) * len(item_cats), -1, dtype=np.int64)
-    for (s_i, i_i), (sheet, item) in pair_of.items():
-        p = s_i * len(item_cats) + i_i
-        u = np.asarray(uniques, dtype=float)
-        off = (u < item.scale_min) | (u > item.scale_max)
-        if item.allowed is not None:
-            off |= ~np.isin(u, np.asarray(item.allowed, dtype=float))
-        bad_value[p, : len(u)] = off
-        expected_dim[p] = dim_cats.get_indexer([item.dimension])[0]
-    answered = vcodes >= 0
-    mask = np.zeros(len(frame), dtype=bool)
-    mask[answered] = bad_value[pair_code[answered], vcodes[answered]]
-    if mask.any():
-        first = np.flatnonzero(mask)[0]
-        s_key, i_key = str(frame["sheet"].iloc[first]), str(frame["item"].iloc[first])
-        rows_pair = pair_code == pair_code[first]
-        _bad_rows(frame, mask & rows_pair, f"values off the scale of item {i_key!r} on sheet {s_key!r}")
+    off_pairs = np.flatnonzero((table.sum(axis=1) * bad_value).sum(axis=1) > 0)
+    if len(off_pairs):
+        p = off_pairs[0]
+        mask = pair_rows(np.array([p])) & bad_value[p][vcodes + 1]
+        item = item_of_pair[p]
+        sheet_key = str(sheet_cats[p // n_items])
+        _bad_rows(frame, mask, f"values off the scale of item {item.key!r} on sheet {sheet_key!r}")
+    has_dim = not (n_dims == 1 and dim_cats[0] == "")
     if has_dim:
-        _bad_rows(frame, expected_dim[pair_code] != dc, "dimension differs from the definition")
+        seen_dims = table.sum(axis=2) > 0
+        wrong = seen_dims & (np.arange(n_dims)[None, :] != expected_dim[:, None])
+        if wrong.any():
+            pairs = np.flatnonzero(wrong.any(axis=1))
+            mask = pair_rows(pairs) & (expected_dim[sc.astype(np.int64) * n_items + ic] != dc)
+            _bad_rows(frame, mask, "dimension differs from the definition")
     else:
-        dims = {}
-        for (s_i, i_i), (sheet, item) in pair_of.items():
-            dims[s_i * len(item_cats) + i_i] = item.dimension
-        names = sorted(set(dims.values()))
-        lookup = np.zeros(len(sheet_cats) * len(item_cats), dtype=np.int64)
-        for p, d in dims.items():
-            lookup[p] = names.index(d)
-        frame["dimension"] = pd.Categorical.from_codes(lookup[pair_code], categories=names)
+        names = sorted({it.dimension for it in item_of_pair.values()})
+        lookup = np.zeros(n_pairs, dtype=np.int64)
+        for p, it in item_of_pair.items():
+            lookup[p] = names.index(it.dimension)
+        frame["dimension"] = pd.Categorical.from_codes(lookup[sc.astype(np.int64) * n_items + ic],
+                                                       categories=names)
+    return {"vcodes": vcodes, "uniques": uniques, "n_items": n_items,
+            "pair": (sc.astype(np.int16 if n_pairs < 2**15 else np.int64) * n_items + ic)}
 
 
-def _check_ballots(frame: pd.DataFrame) -> None:
-    bc = frame["ballot_id"].cat.codes.to_numpy().astype(np.int64)
+def _check_ballots(frame: pd.DataFrame) -> dict:
+    """One sheet and one group per ballot; no duplicated (ballot, subject, item); the (ballot,
+    subject) codes. One pass: each row's packed (sheet, group, subject) is compared with the
+    ballot's first row; only differing rows are looked at further."""
+    bc = frame["ballot_id"].array.codes
     nb = len(frame["ballot_id"].cat.categories)
-    for col in ("sheet", "rater_group"):
-        codes = frame[col].cat.codes.to_numpy()
-        first = np.zeros(nb, dtype=codes.dtype)
-        first[bc[::-1]] = codes[::-1]  # fancy assignment keeps the last write: the first row
-        _bad_rows(frame, codes != first[bc], f"ballots on more than one {col}")
-    sub = frame["subject"].cat.codes.to_numpy().astype(np.int64)
-    item = frame["item"].cat.codes.to_numpy().astype(np.int64)
-    bs, n_bs = dense_codes(bc, sub)
+    ng = len(frame["rater_group"].cat.categories)
+    ns = len(frame["subject"].cat.categories)
+    subject = frame["subject"].array.codes
+    n_sheets = len(frame["sheet"].cat.categories)
+    packed = frame["sheet"].array.codes.astype(_index_dtype(n_sheets * ng * ns)) * ng
+    packed += frame["rater_group"].array.codes
+    packed *= ns
+    packed += subject
+    row_dtype = _index_dtype(len(bc))
+    first_row = np.zeros(nb, dtype=row_dtype)
+    # fancy assignment keeps one write per ballot (in practice the last: the first row)
+    first_row[bc[::-1]] = np.arange(len(bc) - 1, -1, -1, dtype=row_dtype)
+    first = packed[first_row]
+    differ = np.flatnonzero(packed != first[bc])
+    del packed
+    bs, n_bs = bc, nb
+    if len(differ):
+        mine, theirs = (frame["sheet"].array.codes.astype(np.int64) * ng
+                        + frame["rater_group"].array.codes)[differ], first[bc[differ]] // ns
+        for col, part_mine, part_theirs in (("sheet", mine // ng, theirs // ng),
+                                            ("rater_group", mine % ng, theirs % ng)):
+            bad = np.zeros(len(frame), dtype=bool)
+            bad[differ[part_mine != part_theirs]] = True
+            _bad_rows(frame, bad, f"ballots on more than one {col}")
+        bs = bc.astype(np.int64)
+        key = bs[differ] * ns + subject[differ]
+        ecodes, uniques = pd.factorize(key)
+        bs[differ] = nb + ecodes
+        n_bs = nb + len(uniques)
+    item = frame["item"].array.codes
     n_items = len(frame["item"].cat.categories)
-    key = bs * n_items + item
+    key = bs.astype(_index_dtype(n_bs * n_items)) * n_items + item
     counts = np.bincount(key, minlength=n_bs * n_items)
-    _bad_rows(frame, counts[key] > 1, "duplicated (ballot_id, subject, item) rows")
+    if counts.max(initial=0) > 1:
+        _bad_rows(frame, counts[key] > 1, "duplicated (ballot_id, subject, item) rows")
+    return {"bs": bs, "n_bs": n_bs, "ballot_first": first, "first_row": first_row}

@@ -192,10 +192,10 @@ class AnalysisSpec:
     group_weights: Mapping[str, float]
     subjects: frozenset[str] | None = None
     complete_min_share: float = 1.0
-    straight_line_min_items: int = 5
+    straight_line_min_items: int = 10
     speeder_buckets: frozenset[str] = frozenset({"<30s"})
     burst_min_size: int = 5
-    burst_max_diff_share: float = 0.1
+    burst_max_diff_share: float = 0.2
     disagreement_min_subjects: int = 5
     disagreement_max_corr: float = 0.0
     excluding_flags: frozenset[str] = frozenset({"incomplete", "straight_lining", "speeder", "burst"})

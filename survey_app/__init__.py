@@ -45,6 +45,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     compress.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    # Flask-Login would put current_user into every template, loading (and, with strong session
+    # protection, rewriting) the session on each voter page; only the admin pages need it.
+    from flask_login.utils import _user_context_processor
+    app.template_context_processors[None].remove(_user_context_processor)
     security.init_app(app)
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -3,6 +3,14 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+
+@bp.context_processor
+def _staff() -> dict:
+    from flask_login import current_user
+
+    return {"current_user": current_user}
+
+
 from survey_app.admin import (  # noqa: E402,F401
     auth, campaigns, codes, orgs, paper, posters, records, turnout,
 )

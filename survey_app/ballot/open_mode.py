@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp
 from survey_app.ballot.forms import NONCE_FIELDS, answers_from, ballot_form_class, quick_answers, seconds_since, start_stamp
-from survey_app.ballot.routes import FORM_TYPES, message
+from survey_app.ballot.routes import FORM_TYPES, done_page, message
 from survey_app.extensions import limiter
 from survey_app.services import casting, posters
 from survey_app.services.casting import AnswerError
@@ -89,7 +89,7 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
         return message("bad_request", 400)
     if result.status not in ("cast", "recorded"):
         return message(result.status, 409)
-    response = current_app.make_response(render_template("ballot/done.html", recorded=result.status == "recorded"))
+    response = current_app.make_response(done_page(recorded=result.status == "recorded"))
     response.set_cookie(_cookie_name(context.poster_id), _signer().dumps(context.poster_id),
                         max_age=180 * 86400, httponly=True, samesite="Lax", secure=request.is_secure,
                         path=f"/p/{slug}")

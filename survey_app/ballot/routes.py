@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import secrets
 
-from flask import redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
@@ -98,13 +98,22 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
     except AnswerError:
         return message("bad_request", 400)
     if result.status in ("cast", "recorded"):
-        return render_template("ballot/done.html", recorded=result.status == "recorded")
+        return done_page(recorded=result.status == "recorded")
     return message(result.status, REFUSALS.get(result.status, 409))
+
+
+def done_page(*, recorded: bool) -> str:
+    """The confirmation is the same for every voter in a language: render it once per process."""
+    cache = current_app.extensions.setdefault("pingyi_done_pages", {})
+    key = (str(get_locale()), recorded)
+    if key not in cache:
+        cache[key] = render_template("ballot/done.html", recorded=recorded)
+    return cache[key]
 
 
 def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
     if nonce and casting.recorded_before(code, nonce):
-        return render_template("ballot/done.html", recorded=True)
+        return done_page(recorded=True)
     return message("used", 409)
 
 

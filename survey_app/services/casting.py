@@ -17,12 +17,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, BallotSheet, Campaign, Token, TokenBatch
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.tokens import code_hash
+from survey_app.services.writelock import serialized_writes
 
 Status = Literal["cast", "recorded", "used", "unknown", "void", "not_open", "closed"]
 DURATION_BUCKETS = ((30, "<30s"), (60, "30-60s"), (120, "1-2m"), (300, "2-5m"), (900, "5-15m"))
@@ -86,8 +87,16 @@ _LOOKUP = (select(TOKENS.c.id, TOKENS.c.status, TokenBatch.voided_at, BallotShee
            .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id))
 
 
+# Statements built once: under load, building and keying a statement per call costs more than SQLite.
+_LOOKUP_BY_HASH = _LOOKUP.where(TOKENS.c.code_hash == bindparam("code_hash"))
+_CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.status == "unused")
+          .values(status="used", idempotency_hash=bindparam("idem")))
+_INSERT_BALLOT = BALLOTS.insert()
+_INSERT_ANSWERS = ANSWERS.insert()
+
+
 def lookup(code: str) -> TokenContext | None:
-    row = db.session.connection().execute(_LOOKUP.where(TOKENS.c.code_hash == code_hash(code))).first()
+    row = db.session.connection().execute(_LOOKUP_BY_HASH, {"code_hash": code_hash(code)}).first()
     if row is None:
         return None
     status = "void" if row.voided_at is not None else row.status
@@ -156,11 +165,15 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
     # The UPDATE is the first write: SQLite (pysqlite) begins its write transaction there, and
     # PostgreSQL at READ COMMITTED evaluates its WHERE against the latest committed row.
     idem = _nonce_hash(code, nonce)
+    with serialized_writes():
+        return _claim_and_store(context, idem, answers, mode, duration)
+
+
+def _claim_and_store(context: TokenContext, idem: str, answers: list[AnswerIn], mode: str,
+                     duration: str | None) -> CastResult:
     connection = db.session.connection()
     try:
-        claimed = connection.execute(
-            TOKENS.update().where(TOKENS.c.id == context.token_id, TOKENS.c.status == "unused")
-            .values(status="used", idempotency_hash=idem)).rowcount
+        claimed = connection.execute(_CLAIM, {"token_id": context.token_id, "idem": idem}).rowcount
         if claimed != 1:
             db.session.rollback()
             stored = db.session.execute(select(TOKENS.c.status, TOKENS.c.idempotency_hash)
@@ -180,9 +193,9 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 def _store(connection: object, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
            fingerprint: str | None = None) -> str:
     ballot_id = secrets.token_hex(16)
-    connection.execute(BALLOTS.insert().values(id=ballot_id, sheet_id=sheet_id, mode=mode, day=today(),  # type: ignore[attr-defined]
-                                               duration_bucket=duration, fingerprint=fingerprint))
-    connection.execute(ANSWERS.insert(), [  # type: ignore[attr-defined]
+    connection.execute(_INSERT_BALLOT, {"id": ballot_id, "sheet_id": sheet_id, "mode": mode,  # type: ignore[attr-defined]
+                                        "day": today(), "duration_bucket": duration, "fingerprint": fingerprint})
+    connection.execute(_INSERT_ANSWERS, [  # type: ignore[attr-defined]
         {"ballot_id": ballot_id, "subject_key": a.subject, "item_key": a.item,
          "choice": a.choice, "value": a.value} for a in answers])
     return ballot_id

@@ -75,3 +75,19 @@ def test_every_interface_message_has_its_chinese_and_the_catalogue_is_compiled(t
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "translations.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_voter_pages_never_touch_staff_login_state(app, voter):
+    """A voter's page sets the session cookie (for CSRF) and nothing else: no remember-me cookie,
+    no session rewritten on submit."""
+    _, sheets = open_campaign()
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    page = voter.open(code)
+    cookies = [c.split("=")[0] for c in page.headers.getlist("Set-Cookie")]
+    assert cookies == ["session"]
+    from survey_app.services.campaigns import sheet_definition
+    from tests.factories import full_answers
+    q, subjects = sheet_definition(sheets["V1"])
+    done = voter.client.post(f"/t/{code}", data={**voter.hidden(page.get_data(as_text=True)),
+                                                 **full_answers(q, subjects)})
+    assert done.status_code == 200 and done.headers.getlist("Set-Cookie") == []

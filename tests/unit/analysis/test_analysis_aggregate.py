@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import factories
+import analysis_test_factories as factories
 from analysis.aggregate import WeightError, ballot_subject_scores, combine_groups
 from analysis.codes import CodedRatings
 from analysis.ratings import load_ratings

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import factories
+import analysis_test_factories as factories
 from analysis.aggregate import combine_groups
 from analysis.outliers import olympic_trimmed_mean
 from analysis.pipeline import analyze
@@ -198,3 +198,16 @@ def test_progress_reports_each_step(camp):
     steps = []
     analyze(camp.ratings, camp.spec, progress=steps.append)
     assert steps[0] == "validate" and "reliability" in steps
+
+
+def test_leniency_of_a_withheld_groups_ballot_is_hidden():
+    # two subordinates rate every cadre: their group is withheld, so are their leniency effects
+    t = factories.campaign(seed=2, n_villages=2, masses_per_village=3, n_cadres=6).ratings
+    cad = t[t.sheet == "cadre"]
+    sub_ballots = cad.loc[cad.rater_group == "subordinate", "ballot_id"].unique()[:2]
+    keep = (t.rater_group != "subordinate") | t.ballot_id.isin(sub_ballots)
+    res = analyze(t[keep], factories.spec(leniency=True))
+    len_frame = res.leniency.set_index("ballot_id")
+    assert len_frame.loc[sub_ballots, "withheld"].all()
+    assert len_frame.loc[sub_ballots, "effect"].isna().all()
+    assert not len_frame.drop(index=sub_ballots)["withheld"].all()

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import factories
+import analysis_test_factories as factories
 from analysis.pipeline import analyze
 
 SUBJECTS = ["cadre_a", "cadre_b", "cadre_c"]

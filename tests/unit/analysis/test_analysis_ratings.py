@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import factories
+import analysis_test_factories as factories
 from analysis.ratings import RatingsError, load_ratings
 
 
@@ -71,3 +71,17 @@ def test_csv_and_parquet_round_trip(camp, tmp_path):
     b = load_ratings(tmp_path / "r.parquet", camp.spec)
     np.testing.assert_array_equal(a["value"], b["value"])
     assert (a["fingerprint"].astype(str) == b["fingerprint"].astype(str)).all()
+
+
+def test_dimension_differing_from_definition_is_named(camp):
+    t = camp.ratings.copy()
+    t["dimension"] = t["item"].map({**{k: "overall" if k == "overall" else
+                                       ("livelihood" if k in ("services", "roads") else "governance")
+                                       for k in factories.VILLAGER_ITEMS},
+                                    **{k: "virtue" if k in ("integrity", "diligence") else "work"
+                                       for k in factories.CADRE_ITEMS}})
+    assert len(load_ratings(t, camp.spec)) == len(t)
+    t.loc[11, "dimension"] = "work" if t.loc[11, "sheet"] == "villager" else "virtue"
+    with pytest.raises(RatingsError, match="dimension differs") as err:
+        load_ratings(t, camp.spec)
+    assert err.value.rows == [11]
