@@ -17,7 +17,8 @@ from forms import rater_groups as known_groups
 from forms.errors import DefinitionError, Problem
 from forms.schema import (
     STAGES, Category, Checklist, Choice, Component, Definition, Dimension, Grade, GroupWeight,
-    Indicator, Item, Questionnaire, Scale, Scheme, VetoItem, VetoRule,
+    Indicator, Item, PayLink, Questionnaire, Quota, Rectification, RepeatRule, Rollup, RollupGrade,
+    Scale, Scheme, TieBreak, VetoItem, VetoRule, VoteShareRule, YearOverYear,
 )
 from forms.yamlnodes import DuplicateKey, LDict, LList, parse
 
@@ -31,7 +32,8 @@ TOP_LEVEL = {
     "checklist": {"kind", "key", "version", "title", "total", "stages", "categories", "vetoes",
                   "source"},
     "scheme": {"kind", "key", "version", "title", "checklist", "stage", "rater_groups",
-               "components", "grades", "vetoes", "rectification_below", "source"},
+               "components", "grades", "vetoes", "rectification_below", "source", "quotas",
+               "vote_share_rules", "year_over_year", "pay_link", "rollup", "rectification"},
 }
 COMPONENT_SOURCES = ("checklist_total", "satisfaction_rate", "group_score", "combined_score",
                      "result")
@@ -386,7 +388,7 @@ def _scheme(r: _Reader, root: LDict, library: Mapping[str, Definition]) -> Schem
         r.problem(root.line_of("components"), "components", "the scheme has no components")
     for c in r.mappings(raw_components, root.line_of("components"), "components"):
         r.unknown_fields(c, {"key", "label", "source", "weight", "questionnaire", "rater_group",
-                             "column", "full_marks"}, "component")
+                             "column", "full_marks", "optional"}, "component")
         ckey = r.key_field(c, "component")
         where = f"component '{ckey}'"
         source = r.get(c, "source", str, where)
@@ -417,7 +419,8 @@ def _scheme(r: _Reader, root: LDict, library: Mapping[str, Definition]) -> Schem
                                     source or "result", weight if weight is not None else 0.0,
                                     questionnaire, group,
                                     r.get(c, "column", str, where, required=False, default=""),
-                                    full or 100.0))
+                                    full or 100.0,
+                                    r.get(c, "optional", bool, where, required=False, default=False)))
     r.weights_sum_to_one([(c.key, c.weight) for c in components], root.line_of("components"),
                          "component")
 
@@ -466,11 +469,262 @@ def _scheme(r: _Reader, root: LDict, library: Mapping[str, Definition]) -> Schem
     if below and labels and below not in labels:
         r.problem(root.line_of("rectification_below"), "rectification_below",
                   f"rectification_below names '{below}', which is not a grade")
+    order = [g.label for g in grades]
+    component_keys = {c.key for c in components}
+    categories = ({c.key for c in checklist.categories} if isinstance(checklist, Checklist)
+                  else set())
+    quotas = _quotas(r, root, order, component_keys | categories,
+                     any(c.source == "checklist_total" for c in components))
+    vote_rules = _vote_share_rules(r, root, labels, components, library)
+    yoy = _year_over_year(r, root, labels)
+    pay = _pay_link(r, root, labels)
+    rollup = _rollup(r, root, labels)
+    rect = _rectification(r, root, labels)
+    if rect is not None and below and rect.below != below:
+        r.problem(root.line_of("rectification"), "rectification.below",
+                  f"rectification.below '{rect.below}' differs from rectification_below '{below}'")
     return Scheme(key=key, version=_version(r, root), title=r.get(root, "title", str, "") or "",
                   checklist=checklist_key, stage=stage, rater_groups=tuple(groups),
                   components=tuple(components), grades=tuple(grades), vetoes=tuple(vetoes),
-                  rectification_below=below,
-                  source=r.get(root, "source", str, "", required=False, default=""))
+                  rectification_below=below or (rect.below if rect else ""),
+                  source=r.get(root, "source", str, "", required=False, default=""),
+                  quotas=quotas, vote_share_rules=vote_rules, year_over_year=yoy, pay_link=pay,
+                  rollup=rollup, rectification=rect)
+
+
+FRACTION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+COMPARISONS = (">", ">=", "<", "<=")
+
+
+def _fraction(r: _Reader, node: LDict, key: str, where: str, *, required: bool = True,
+              default: float | None = None) -> tuple[float | None, str]:
+    """A share between 0 and 1, written as a number (0.0525) or a fraction ('1/3')."""
+    if key not in node:
+        if required:
+            r.problem(node.line, f"{where}.{key}", f"{where} is missing the field '{key}'")
+        return default, "" if default is None else f"{default:g}"
+    raw = node[key]
+    if isinstance(raw, str) and FRACTION_RE.match(raw):
+        top, bottom = (float(x) for x in FRACTION_RE.match(raw).groups())
+        value, text = (top / bottom if bottom else math.inf), raw.replace(" ", "")
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value, text = float(raw), f"{raw:g}"
+    else:
+        r.problem(node.line_of(key), f"{where}.{key}",
+                  f"field '{key}' of {where} must be a share such as 0.3 or 1/3, not {_describe(raw)}")
+        return None, ""
+    if not 0 <= value <= 1:
+        r.problem(node.line_of(key), f"{where}.{key}",
+                  f"field '{key}' of {where} must be between 0 and 1, not {text}")
+        return None, text
+    return value, text
+
+
+def _label_of(r: _Reader, node: LDict, key: str, where: str, labels: set[str],
+              required: bool = True) -> str:
+    label = r.get(node, key, str, where, required=required, default="") or ""
+    if label and labels and label not in labels:
+        r.problem(node.line_of(key), f"{where}.{key}",
+                  f"{where} names '{label}' as '{key}', which is not a grade of the scheme")
+        return ""
+    return label
+
+
+def _quotas(r: _Reader, root: LDict, order: list[str], component_keys: set[str],
+            has_checklist: bool) -> tuple[Quota, ...]:
+    out: list[Quota] = []
+    allowed = component_keys | {"composite", "code"} | ({"checklist_total"} if has_checklist else set())
+    for q in r.mappings(r.get(root, "quotas", list, "", required=False, default=[]),
+                        root.line_of("quotas"), "quotas"):
+        r.unknown_fields(q, {"label", "max_share", "tie_break"}, "quota")
+        label = _label_of(r, q, "label", "quota", set(order))
+        where = f"quota on '{label}'" if label else "quota"
+        if label and order and label == order[-1]:
+            r.problem(q.line_of("label"), "quota.label",
+                      f"{where} limits the lowest grade; nobody could be moved below it")
+        if any(x.label == label for x in out):
+            r.problem(q.line, "quotas", f"{where} is declared twice")
+        share, _ = _fraction(r, q, "max_share", where)
+        breaks: list[TieBreak] = []
+        raw = r.get(q, "tie_break", list, where)
+        if raw is not None and not raw:
+            r.problem(q.line_of("tie_break"), f"{where}.tie_break", f"{where} has an empty tie_break")
+        for t in r.mappings(raw, q.line_of("tie_break"), f"{where} tie_break"):
+            r.unknown_fields(t, {"key", "order"}, f"{where} tie_break")
+            tkey = r.get(t, "key", str, f"{where} tie_break") or ""
+            if tkey and tkey not in allowed:
+                r.problem(t.line_of("key"), f"{where}.tie_break",
+                          f"{where} breaks ties on '{tkey}', which is neither a component of the scheme "
+                          "nor a category of its checklist "
+                          f"(use one of: {', '.join(sorted(allowed))})")
+            direction = r.get(t, "order", str, f"{where} tie_break", required=False,
+                              default="asc" if tkey == "code" else "desc")
+            if direction not in ("asc", "desc"):
+                r.problem(t.line_of("order"), f"{where}.tie_break.order",
+                          f"tie-break order must be 'asc' or 'desc', not {direction!r}")
+                direction = "desc"
+            breaks.append(TieBreak(tkey, direction))
+        if label and share is not None:
+            out.append(Quota(label, share, tuple(breaks)))
+    # the quotas are applied from the highest grade down, whatever order the file lists them in
+    return tuple(sorted(out, key=lambda x: order.index(x.label)))
+
+
+def _vote_share_rules(r: _Reader, root: LDict, labels: set[str], components: list[Component],
+                      library: Mapping[str, Definition]) -> tuple[VoteShareRule, ...]:
+    out: list[VoteShareRule] = []
+    used = [c.questionnaire for c in components if c.questionnaire]
+    for v in r.mappings(r.get(root, "vote_share_rules", list, "", required=False, default=[]),
+                        root.line_of("vote_share_rules"), "vote_share_rules"):
+        where = "vote-share rule"
+        r.unknown_fields(v, {"questionnaire", "item", "choices", "compare", "share", "set", "cap",
+                             "flag"}, where)
+        qkey = r.get(v, "questionnaire", str, where, required=False, default=used[0] if used else "")
+        questionnaire = library.get(qkey)
+        if not qkey:
+            r.problem(v.line, where, f"{where} needs a 'questionnaire' (no component names one)")
+        elif not isinstance(questionnaire, Questionnaire):
+            r.problem(v.line_of("questionnaire"), f"{where}.questionnaire",
+                      f"{where} uses questionnaire '{qkey}', which is not defined")
+            questionnaire = None
+        item = r.get(v, "item", str, where, required=False, default="")
+        available: set[str] = set()
+        if isinstance(questionnaire, Questionnaire):
+            if item and item not in {i.key for i in questionnaire.items}:
+                r.problem(v.line_of("item"), f"{where}.item",
+                          f"{where} names item '{item}', which questionnaire '{qkey}' lacks")
+                item = ""
+            scales = ([questionnaire.scale(questionnaire.item(item).scale)] if item
+                      else list(questionnaire.scales))
+            available = {c.key for s in scales for c in s.choices}
+        choices = r.get(v, "choices", list, where) or []
+        for index, choice in enumerate(choices):
+            if questionnaire is not None and choice not in available:
+                r.problem(choices.line_of(index), f"{where}.choices",
+                          f"{where} names the choice {choice!r}, which questionnaire '{qkey}' lacks "
+                          f"(its choices: {', '.join(sorted(available))})")
+        compare = r.get(v, "compare", str, where) or ">"
+        if compare not in COMPARISONS:
+            r.problem(v.line_of("compare"), f"{where}.compare",
+                      f"{where} compares with {compare!r}; use one of {' '.join(COMPARISONS)}")
+        share, text = _fraction(r, v, "share", where)
+        effects = [e for e in ("set", "cap", "flag") if e in v]
+        if len(effects) != 1:
+            r.problem(v.line, where, f"{where} needs exactly one of 'set', 'cap' or 'flag'")
+            continue
+        effect = effects[0]
+        grade = _label_of(r, v, effect, where, labels) if effect != "flag" else ""
+        flag = r.get(v, "flag", str, where, required=False, default="") or ""
+        if share is not None:
+            out.append(VoteShareRule(tuple(str(c) for c in choices), compare, share,  # type: ignore[arg-type]
+                                     effect, grade, flag, text, qkey or "", item))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _year_over_year(r: _Reader, root: LDict, labels: set[str]) -> YearOverYear | None:
+    node = r.get(root, "year_over_year", dict, "", required=False)
+    if node is None:
+        return None
+    where = "year_over_year"
+    r.unknown_fields(node, {"max_step", "unless_veto", "repeats"}, where)
+    step = r.get(node, "max_step", int, where, required=False)
+    if step is not None and step < 1:
+        r.problem(node.line_of("max_step"), f"{where}.max_step",
+                  f"{where}.max_step must be 1 or more, not {step}")
+    repeats: list[RepeatRule] = []
+    for rep in r.mappings(r.get(node, "repeats", list, where, required=False, default=[]),
+                          node.line_of("repeats"), f"{where}.repeats"):
+        r.unknown_fields(rep, {"grade", "years", "flag"}, "repeat rule")
+        grade = _label_of(r, rep, "grade", "repeat rule", labels)
+        years = r.get(rep, "years", int, "repeat rule", required=False, default=2)
+        if years is not None and years < 2:
+            r.problem(rep.line_of("years"), "repeat rule.years",
+                      f"repeat rule years must be 2 or more, not {years}")
+        flag = r.get(rep, "flag", str, "repeat rule") or ""
+        if grade and flag:
+            repeats.append(RepeatRule(grade, years or 2, flag))
+    return YearOverYear(step, r.get(node, "unless_veto", bool, where, required=False, default=True),
+                        tuple(repeats))
+
+
+def _pay_link(r: _Reader, root: LDict, labels: set[str]) -> PayLink | None:
+    node = r.get(root, "pay_link", dict, "", required=False)
+    if node is None:
+        return None
+    where = "pay_link"
+    r.unknown_fields(node, {"base", "band", "cap", "no_bonus", "note"}, where)
+    base = r.get(node, "base", float, where, required=False)
+    if base is not None and base <= 0:
+        r.problem(node.line_of("base"), f"{where}.base", f"{where}.base must be above 0, not {base:g}")
+        base = None
+    low, high = 0.10, 0.30
+    band = r.get(node, "band", list, where, required=False)
+    if band is not None:
+        if (len(band) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                      for x in band)):
+            r.problem(node.line_of("band"), f"{where}.band",
+                      f"{where}.band must be two shares such as [0.1, 0.3]")
+        elif not 0 <= band[0] <= band[1] <= 1:
+            r.problem(node.line_of("band"), f"{where}.band",
+                      f"{where}.band must run from low to high between 0 and 1, not "
+                      f"[{band[0]:g}, {band[1]:g}]")
+        else:
+            low, high = float(band[0]), float(band[1])
+    cap = r.get(node, "cap", float, where, required=False, default=high)
+    if cap is not None and not low <= cap <= 1:
+        r.problem(node.line_of("cap"), f"{where}.cap",
+                  f"{where}.cap must lie between the band's low end {low:g} and 1, not {cap:g}")
+        cap = high
+    no_bonus = r.get(node, "no_bonus", list, where, required=False, default=[]) or []
+    for index, label in enumerate(no_bonus):
+        if labels and label not in labels:
+            r.problem(no_bonus.line_of(index), f"{where}.no_bonus",
+                      f"{where}.no_bonus names '{label}', which is not a grade of the scheme")
+    if base is None and not no_bonus:
+        r.problem(node.line, where, f"{where} needs a 'base' score or a 'no_bonus' list")
+    return PayLink(base, low, high, cap if cap is not None else high, tuple(no_bonus),
+                   r.get(node, "note", str, where, required=False, default=""))
+
+
+def _rollup(r: _Reader, root: LDict, labels: set[str]) -> Rollup | None:
+    node = r.get(root, "rollup", dict, "", required=False)
+    if node is None:
+        return None
+    where = "rollup"
+    r.unknown_fields(node, {"parent", "parent_label", "at_or_above", "grades"}, where)
+    parent = r.get(node, "parent", str, where, required=False, default="town") or "town"
+    default_basis = _label_of(r, node, "at_or_above", where, labels, required=False)
+    grades: list[RollupGrade] = []
+    raw = r.get(node, "grades", list, where)
+    if raw is not None and not raw:
+        r.problem(node.line_of("grades"), f"{where}.grades", f"{where} has no grades")
+    for g in r.mappings(raw, node.line_of("grades"), f"{where}.grades"):
+        r.unknown_fields(g, {"label", "at_or_above", "min_share"}, "rollup grade")
+        label = r.get(g, "label", str, "rollup grade") or ""
+        basis = _label_of(r, g, "at_or_above", f"rollup grade '{label}'", labels,
+                          required=not default_basis) or default_basis
+        share, _ = _fraction(r, g, "min_share", f"rollup grade '{label}'")
+        if label and basis and share is not None:
+            grades.append(RollupGrade(label, basis, share))
+    return Rollup(parent, r.get(node, "parent_label", str, where, required=False, default="镇街") or "镇街",
+                  tuple(grades))
+
+
+def _rectification(r: _Reader, root: LDict, labels: set[str]) -> Rectification | None:
+    node = r.get(root, "rectification", dict, "", required=False)
+    if node is None:
+        return None
+    where = "rectification"
+    r.unknown_fields(node, {"below", "indicator_share", "owner", "deadline_days"}, where)
+    below = _label_of(r, node, "below", where, labels)
+    share, _ = _fraction(r, node, "indicator_share", where, required=False, default=0.6)
+    days = r.get(node, "deadline_days", int, where, required=False, default=90)
+    if days is not None and days < 1:
+        r.problem(node.line_of("deadline_days"), f"{where}.deadline_days",
+                  f"{where}.deadline_days must be 1 or more, not {days}")
+    return Rectification(below, share if share is not None else 0.6,
+                         r.get(node, "owner", str, where, required=False, default="") or "",
+                         days or 90)
 
 
 # ------------------------------------------------------------------------------- entry points

@@ -153,6 +153,7 @@ class Component:
     rater_group: str = ""
     column: str = ""
     full_marks: float = 100.0
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,100 @@ class Grade:
 class VetoRule:
     on: str
     cap: str
+
+
+@dataclass(frozen=True)
+class TieBreak:
+    """One key of a quota's tie-break order: a component key, 'composite', 'checklist_total' or 'code'."""
+
+    key: str
+    order: Literal["desc", "asc"] = "desc"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """好中选优、不打和牌: at most ``max_share`` of the units may hold ``label``."""
+
+    label: str
+    max_share: float
+    tie_break: tuple[TieBreak, ...]
+
+
+@dataclass(frozen=True)
+class VoteShareRule:
+    """A rule on the share of votes for some choices of the questionnaire's verdict item.
+
+    ``effect`` is 'set' or 'cap' (with ``grade``) or 'flag' (with ``flag``, e.g. 诫勉谈话).
+    """
+
+    choices: tuple[str, ...]
+    comparison: Literal[">", ">=", "<", "<="]
+    threshold: float
+    effect: Literal["set", "cap", "flag"]
+    grade: str = ""
+    flag: str = ""
+    threshold_text: str = ""
+    questionnaire: str = ""
+    item: str = ""
+
+
+@dataclass(frozen=True)
+class RepeatRule:
+    """``grade`` held ``years`` campaigns running raises ``flag`` (e.g. 劝其引咎辞职或罢免)."""
+
+    grade: str
+    years: int
+    flag: str
+
+
+@dataclass(frozen=True)
+class YearOverYear:
+    """有升有降: at most ``max_step`` grades up or down a year (None: no limit), unless a veto fired."""
+
+    max_step: int | None = None
+    unless_veto: bool = True
+    repeats: tuple[RepeatRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class PayLink:
+    """A composite ``band_low``–``band_high`` above or below ``base`` moves the bonus the same share.
+
+    Past ``cap`` the move stops; grades in ``no_bonus`` get no bonus at all.
+    """
+
+    base: float | None = None
+    band_low: float = 0.10
+    band_high: float = 0.30
+    cap: float = 0.30
+    no_bonus: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RollupGrade:
+    """The parent gets ``label`` when at least ``min_share`` of its units are at ``at_or_above`` or better."""
+
+    label: str
+    at_or_above: str
+    min_share: float
+
+
+@dataclass(frozen=True)
+class Rollup:
+    parent: str
+    parent_label: str
+    grades: tuple[RollupGrade, ...]
+
+
+@dataclass(frozen=True)
+class Rectification:
+    """整改台账: units below ``below`` get a line for each indicator under ``indicator_share`` of its marks."""
+
+    below: str
+    indicator_share: float = 0.6
+    owner: str = ""
+    deadline_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -183,6 +278,12 @@ class Scheme:
     vetoes: tuple[VetoRule, ...] = ()
     rectification_below: str = ""
     source: str = ""
+    quotas: tuple[Quota, ...] = ()
+    vote_share_rules: tuple[VoteShareRule, ...] = ()
+    year_over_year: YearOverYear | None = None
+    pay_link: PayLink | None = None
+    rollup: Rollup | None = None
+    rectification: Rectification | None = None
     kind: Kind = field(default="scheme", init=False)
 
     def grade_for(self, composite: float) -> Grade:

@@ -16,6 +16,10 @@ from survey_app.services.campaigns import CampaignError
 
 
 def _campaign(slug: str):  # type: ignore[no-untyped-def]
+    from survey_app.services.database import is_initialised
+
+    if not is_initialised():
+        raise click.ClickException("数据库尚未初始化：请先运行 pingyi init（或 pingyi demo）")
     try:
         return campaigns.get_campaign(slug)
     except CampaignError as exc:

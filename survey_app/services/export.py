@@ -15,8 +15,8 @@ from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, BallotSheet, Campaign
 from survey_app.services.campaigns import frozen_definitions
 
-COLUMNS = ["ballot_id", "sheet", "rater_group", "subject", "item", "dimension", "value", "choice",
-           "mode", "day", "duration_bucket", "fingerprint"]
+COLUMNS = ["ballot_id", "sheet", "questionnaire", "rater_group", "subject", "item", "dimension", "value",
+           "choice", "mode", "day", "duration_bucket", "fingerprint"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -1,0 +1,103 @@
+"""``pingyi analyze``: from the database, or from an exported ratings file with no database."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+from tqdm import tqdm
+
+from analysis.ratings import RatingsError
+from analysis.settings import SpecError
+from forms import DefinitionError
+from forms.loader import builtin_library, load_many
+from forms.schema import Scheme
+from survey_app.services import analysis as service
+
+STEPS = 12
+
+
+@click.command("analyze")
+@click.argument("campaign", required=False)
+@click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A ratings table written by `pingyi export` (.csv, .parquet or .xlsx); needs no database.")
+@click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The grading scheme YAML (rater-group weights); built-in definitions resolve its references.")
+@click.option("--definitions", "definition_files", multiple=True, type=click.Path(exists=True, dir_okay=False,
+                                                                                   path_type=Path),
+              help="Further questionnaire files the ratings use (repeatable).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--bootstrap", type=click.IntRange(0, 10_000), default=0, help="Bootstrap replicates (0: analytic).")
+@click.option("--leniency", is_flag=True, help="Also fit the rater-leniency correction.")
+@click.pass_context
+def analyze_command(ctx: click.Context, campaign: str | None, ratings: Path | None, scheme_file: Path | None,
+                    definition_files: tuple[Path, ...], out: Path, bootstrap: int, leniency: bool) -> None:
+    """Clean, flag, aggregate and measure trust: results.csv, results.json, flags.csv, reliability.csv."""
+    if (campaign is None) == (ratings is None):
+        raise click.UsageError("give either CAMPAIGN or --ratings FILE")
+    options = {"bootstrap_replicates": bootstrap, "leniency": leniency}
+    bar = tqdm(total=STEPS, desc="分析", unit="步", file=sys.stderr, leave=False, disable=None)
+
+    def progress(step: str) -> None:
+        bar.set_postfix_str(step)
+        bar.update(1)
+
+    try:
+        if campaign is not None:
+            result = _from_database(ctx, campaign, progress, options)
+        else:
+            result = _from_files(ratings, scheme_file, definition_files, progress, options)  # type: ignore[arg-type]
+    except (service.AnalysisInputError, RatingsError, SpecError, DefinitionError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+    written = result.write(out)
+    combined = result.results[result.results["row_type"] == "combined"]
+    tied = int(combined["tied_with_next"].fillna(False).astype(bool).sum()) if "tied_with_next" in combined else 0
+    excluded = int(result.flags["excluded"].astype(bool).sum()) if "excluded" in result.flags else 0
+    click.echo(f"已分析 {combined['subject'].nunique()} 个被评对象；排除 {excluded} 张选票；"
+               f"与下一名差距在误差范围内的 {tied} 个。")
+    click.echo("输出：" + "、".join(p.name for p in written) + f"（{out}）")
+
+
+def _from_database(ctx: click.Context, slug: str, progress, options):  # type: ignore[no-untyped-def]
+    from flask.cli import ScriptInfo
+
+    from survey_app.services.campaigns import CampaignError, get_campaign
+
+    from survey_app.cli.campaigns import _campaign
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        try:
+            campaign = _campaign(slug)
+        except CampaignError as exc:
+            raise click.ClickException(str(exc)) from None
+        return service.analyze_campaign(campaign, progress=progress, **options)
+
+
+def _from_files(ratings: Path, scheme_file: Path | None, definition_files: tuple[Path, ...], progress, options):  # type: ignore[no-untyped-def]
+    loaded, problems = load_many([*definition_files, *([scheme_file] if scheme_file else [])])
+    if problems:
+        raise click.ClickException("\n".join(map(str, problems)))
+    library = {**builtin_library(), **{d.key: d for d in loaded.values()}}
+    scheme = next((d for d in loaded.values() if isinstance(d, Scheme)), None)
+    frame = _read(ratings)
+    return service.run(frame, library, scheme, progress=progress, **options)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".xlsx":
+            return pd.read_excel(path, dtype={"ballot_id": str, "subject": str})
+        return pd.read_csv(path, dtype={"ballot_id": str, "subject": str, "choice": str, "fingerprint": str,
+                                        "duration_bucket": str}, keep_default_na=False, na_values={"value": [""]})
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path.name}：无法读取（{exc}）") from None
+
+
+COMMANDS = [analyze_command]
