@@ -28,7 +28,7 @@ TOLERANCE = 1e-6
 
 TOP_LEVEL = {
     "questionnaire": {"kind", "key", "version", "title", "subject_kind", "layout", "rater_groups",
-                      "scales", "dimensions", "items", "satisfied", "intro", "source"},
+                      "scales", "dimensions", "items", "satisfied", "satisfaction_item", "intro", "source"},
     "checklist": {"kind", "key", "version", "title", "total", "stages", "categories", "vetoes",
                   "source"},
     "scheme": {"kind", "key", "version", "title", "checklist", "stage", "rater_groups",
@@ -269,11 +269,24 @@ def _questionnaire(r: _Reader, root: LDict) -> Questionnaire:
         if ckey not in choice_keys:
             r.problem(satisfied.line_of(index), "satisfied",
                       f"'satisfied' names the choice {ckey!r}, which no scale defines")
+    rate_item = r.get(root, "satisfaction_item", str, "", required=False, default="")
+    if rate_item:
+        match = next((i for i in items if i.key == rate_item), None)
+        if match is None:
+            r.problem(root.line_of("satisfaction_item"), "satisfaction_item",
+                      f"satisfaction_item '{rate_item}' is not an item of the questionnaire")
+        elif match.scale in scales and not set(satisfied or ()) <= {c.key for c in scales[match.scale].choices}:
+            r.problem(root.line_of("satisfaction_item"), "satisfaction_item",
+                      f"satisfaction_item '{rate_item}' uses scale '{match.scale}', which lacks the "
+                      f"'satisfied' choices {', '.join(satisfied or ())}")
+        elif not satisfied:
+            r.problem(root.line_of("satisfaction_item"), "satisfaction_item",
+                      "satisfaction_item needs the 'satisfied' list of choices that count as satisfied")
     return Questionnaire(
         key=key, version=_version(r, root), title=r.get(root, "title", str, "") or "",
         subject_kind=subject_kind, layout=layout, rater_groups=groups,
         scales=tuple(scales.values()), dimensions=tuple(dimensions), items=tuple(items),
-        satisfied=tuple(satisfied or ()), intro=r.get(root, "intro", str, "", required=False, default=""),
+        satisfied=tuple(satisfied or ()), satisfaction_item=rate_item, intro=r.get(root, "intro", str, "", required=False, default=""),
         source=r.get(root, "source", str, "", required=False, default=""),
     )
 

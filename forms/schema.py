@@ -78,6 +78,7 @@ class Questionnaire:
     dimensions: tuple[Dimension, ...]
     items: tuple[Item, ...]
     satisfied: tuple[str, ...] = ()
+    satisfaction_item: str = ""  # the item whose satisfied share is the satisfaction rate
     intro: str = ""
     source: str = ""
     kind: Kind = field(default="questionnaire", init=False)

@@ -5,7 +5,7 @@ import click
 from flask.cli import FlaskGroup
 
 from survey_app import create_app
-from survey_app.cli import analysis, campaigns, database, definitions, demo, imports, serve, users
+from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users
 
 
 def _app(*_args: object) -> object:
@@ -18,7 +18,7 @@ def cli() -> None:
     """评议 pingyi — survey and satisfaction polling for grassroots assessments."""
 
 
-for module in (database, imports, definitions, users, campaigns, analysis, demo, serve):
+for module in (database, imports, definitions, users, campaigns, analysis, grading, demo, serve):
     for command in module.COMMANDS:
         cli.add_command(command)
 

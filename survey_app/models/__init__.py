@@ -6,12 +6,13 @@ from survey_app.models.campaign import (
 )
 from survey_app.models.checklist import ChecklistScore, VetoMark
 from survey_app.models.org import Organisation, Person
+from survey_app.models.results import GradeRecord, RectificationLine
 from survey_app.models.token import Token, TokenBatch
 from survey_app.models.user import User
 
 __all__ = [
     "Answer", "AuditEntry", "Ballot", "BallotSheet", "Campaign", "CampaignDefinition",
-    "ChecklistScore", "OpenReceipt", "Organisation", "Person", "Poster", "SheetSubject", "Token",
+    "ChecklistScore", "GradeRecord", "OpenReceipt", "RectificationLine", "Organisation", "Person", "Poster", "SheetSubject", "Token",
     "TokenBatch", "User",
     "VetoMark",
 ]

@@ -53,6 +53,8 @@ def analysis_spec(questionnaires: Iterable[Questionnaire], scheme: Scheme | None
         weights.update({g: 0.0 for g in present if g not in weights})
     else:
         weights = {g: 1.0 for g in present} or {"masses": 1.0}
+    # Items on different scales (满意 0–100 beside a 1–10 score) are put on one 0–100 scale first.
+    options.setdefault("rescale_to", 100.0)
     return AnalysisSpec(sheets=tuple(sheet_spec(q) for q in questionnaires), group_weights=weights,
                         **options)  # type: ignore[arg-type]
 

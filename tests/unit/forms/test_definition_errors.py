@@ -127,7 +127,7 @@ def test_the_valid_examples_load():
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE + "colour: red\n",
                  "village_satisfaction.yaml line 18: unknown top-level key 'colour' for a questionnaire "
-                 "(allowed: dimensions, intro, items, key, kind, layout, rater_groups, satisfied, scales, "
+                 "(allowed: dimensions, intro, items, key, kind, layout, rater_groups, satisfaction_item, satisfied, scales, "
                  "source, subject_kind, title, version)",
                  id="unknown top-level key"),
     pytest.param("village_satisfaction.yaml",
@@ -202,3 +202,14 @@ def test_a_problem_message_is_the_same_from_a_file(tmp_path):
 def test_dedent_helper_is_not_needed_for_inline_tables():
     # the fixtures above are written flush-left so that line numbers are the file's own
     assert textwrap.dedent(QUESTIONNAIRE) == QUESTIONNAIRE
+
+
+def test_a_satisfaction_item_must_be_an_item_on_a_scale_with_the_satisfied_choices():
+    text = QUESTIONNAIRE.replace("rater_groups: [masses]", "rater_groups: [masses]\nsatisfaction_item: q9")
+    assert problems(text, "v.yaml") == ["v.yaml line 6: satisfaction_item 'q9' is not an item of the questionnaire"]
+    text = QUESTIONNAIRE.replace("rater_groups: [masses]", "rater_groups: [masses]\nsatisfaction_item: q1")
+    assert problems(text, "v.yaml") == [
+        "v.yaml line 6: satisfaction_item needs the 'satisfied' list of choices that count as satisfied"]
+    ok = load_text(text.replace("satisfaction_item: q1", "satisfaction_item: q1\nsatisfied: [satisfied, basically]"),
+                   "v.yaml")
+    assert ok.satisfaction_item == "q1"

@@ -1,0 +1,101 @@
+"""``pingyi grade``: a campaign end to end, or files only (results, checklist, scheme) with no database."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from forms import DefinitionError
+from forms.loader import builtin_library, load_many
+from forms.schema import Checklist, Scheme
+from survey_app.services.grading import GradingInputError, grade_tables
+from survey_app.services.ledger_files import ScoreFileError, read_checklist_scores, write_grades
+
+
+@click.command("grade")
+@click.argument("campaign", required=False)
+@click.option("--results", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="results.csv written by `pingyi analyze`.")
+@click.option("--checklist", "checklist_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Checklist scores (.xlsx or .csv: 组织编码, 指标编码, 得分[, 评分阶段]; sheet 否决项 for vetoes).")
+@click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The 评定办法 YAML; built-in definitions resolve what it refers to.")
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last campaign's grades.csv (subject, grade) for the year-over-year rules.")
+@click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The exported ratings, for vote-share rules (e.g. 不称职 above one third).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where grades.csv, grades.json, "
+              "reasons.txt and rectification.xlsx go.")
+@click.pass_context
+def grade_command(ctx: click.Context, campaign: str | None, results: Path | None, checklist_file: Path | None,
+                  scheme_file: Path | None, previous: Path | None, ratings: Path | None, out: Path | None) -> None:
+    """Grade by the scheme, with every step's reason; open a rectification ledger for those below its line."""
+    if campaign is not None:
+        outcome = _campaign(ctx, campaign)
+    else:
+        if results is None or scheme_file is None:
+            raise click.UsageError("give CAMPAIGN, or --results and --scheme (and --checklist when the scheme uses one)")
+        outcome = _files(results, checklist_file, scheme_file, previous, ratings)
+    grades = outcome.result.grades
+    counts = grades["grade"].value_counts()
+    order = [g.label for g in outcome.result.spec.grades]
+    click.echo("评定结果：" + "，".join(f"{g} {int(counts.get(g, 0))}" for g in order) +
+               f"；整改台账 {len(outcome.ledger)} 条。")
+    if out is not None:
+        written = write_grades(out, outcome.result, outcome.ledger)
+        click.echo("输出：" + "、".join(p.name for p in written) + f"（{out}）")
+
+
+def _campaign(ctx: click.Context, slug: str):  # type: ignore[no-untyped-def]
+    from flask.cli import ScriptInfo
+
+    from survey_app.cli.campaigns import _campaign as find
+    from survey_app.services.analysis import AnalysisInputError, analyze_campaign
+    from survey_app.services.grading import grade_campaign
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        c = find(slug)
+        try:
+            return grade_campaign(c, analyze_campaign(c), actor="cli")
+        except (AnalysisInputError, GradingInputError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previous: Path | None,
+           ratings: Path | None):  # type: ignore[no-untyped-def]
+    loaded, problems = load_many([scheme_file])
+    if problems:
+        raise click.ClickException("\n".join(map(str, problems)))
+    scheme = next((d for d in loaded.values() if isinstance(d, Scheme)), None)
+    if scheme is None:
+        raise click.ClickException(f"{scheme_file.name} 不是评定办法（kind: scheme）")
+    library = {**builtin_library(), scheme.key: scheme}
+    checklist = library.get(scheme.checklist) if scheme.checklist else None
+    scores = vetoes = None
+    if checklist_file is not None:
+        full = {i.key: i.points for i in checklist.indicators()} if isinstance(checklist, Checklist) else None
+        stages = checklist.stages if isinstance(checklist, Checklist) else ()
+        try:
+            scores, vetoes = read_checklist_scores(checklist_file, full, stages)
+        except ScoreFileError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        frame = pd.read_csv(results, dtype={"subject": str})
+        ratings_frame = pd.read_csv(ratings, dtype=str, keep_default_na=False) if ratings else None
+        last = pd.read_csv(previous, dtype=str)[["subject", "grade"]] if previous else None
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"无法读取输入文件：{exc}") from None
+    subjects = pd.DataFrame({"subject": sorted(set(frame["subject"]) | set(scores["subject"] if scores is not None else []))})
+    named = scores.drop_duplicates("subject").set_index("subject") if scores is not None else pd.DataFrame()
+    subjects["name"] = subjects["subject"].map(named["name"]) if "name" in named else ""
+    subjects["parent"] = subjects["subject"].map(named["parent"].replace("", None)) if "parent" in named else None
+    try:
+        return grade_tables(scheme, library, frame, subjects=subjects, checklist_scores=scores, vetoes=vetoes,
+                            ratings=ratings_frame, previous=last)
+    except (GradingInputError, ValueError, DefinitionError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+COMMANDS = [grade_command]

@@ -1,0 +1,177 @@
+"""From analysis results, checklist scores, veto marks and last year's grades to grades and a ledger.
+
+This is where the campaign's pieces meet the grading engine: each scheme component is looked up
+in the analysis results or summed from the checklist, vote shares are counted from the ballots,
+and the engine's grades, reasons and rectification lines are returned (and, for a campaign, stored).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import delete, select
+
+from analysis.grading import GradeResult, grade, rectification_lines
+from analysis.pipeline import AnalysisResult
+from forms.schema import Checklist, Definition, Questionnaire, Scheme
+from survey_app.specs import grading_spec
+
+
+class GradingInputError(ValueError):
+    pass
+
+
+@dataclass
+class GradingOutcome:
+    result: GradeResult
+    ledger: pd.DataFrame
+    components: pd.DataFrame
+
+
+def components_frame(scheme: Scheme, library: Mapping[str, Definition], results: pd.DataFrame,
+                     checklist_scores: pd.DataFrame | None, subjects: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject with each component's raw value; ``subjects`` gives subject, name, parent."""
+    frame = subjects[["subject", "name", "parent"]].drop_duplicates("subject").set_index("subject")
+    combined = results[results["row_type"] == "combined"].set_index("subject") if len(results) else pd.DataFrame()
+    groups = results[results["row_type"] == "group"] if len(results) else pd.DataFrame()
+    checklist = library.get(scheme.checklist) if scheme.checklist else None
+    for comp in scheme.components:
+        if comp.source == "checklist_total":
+            if checklist_scores is None or checklist_scores.empty:
+                raise GradingInputError("评定办法需要清单得分，但没有提供（考评组评分）")
+            scores = checklist_scores
+            if "stage" in scores.columns and isinstance(checklist, Checklist):
+                scores = scores[scores["stage"] == scheme.stage]
+            frame[comp.key] = scores.groupby("subject")["score"].sum()
+            if isinstance(checklist, Checklist):  # category subtotals serve quota tie-breaks
+                category = {i.key: c.key for c in checklist.categories for i in c.indicators}
+                by_cat = scores.assign(category=scores["indicator"].map(category)).pivot_table(
+                    index="subject", columns="category", values="score", aggfunc="sum")
+                for column in by_cat.columns:
+                    frame[column] = by_cat[column]
+        elif comp.source == "satisfaction_rate":
+            frame[comp.key] = combined["satisfaction_rate"] * 100 if "satisfaction_rate" in combined else None
+        elif comp.source == "combined_score":
+            frame[comp.key] = combined["score"] if "score" in combined else None
+        elif comp.source == "group_score":
+            rows = groups[groups["rater_group"] == comp.rater_group].set_index("subject")
+            frame[comp.key] = rows["score"] if len(rows) else None
+        else:
+            if comp.column not in combined:
+                raise GradingInputError(f"分析结果中没有列“{comp.column}”（评定办法的 {comp.key}）")
+            frame[comp.key] = combined[comp.column]
+    frame = frame.reset_index()
+    keys = [c.key for c in scheme.components if not c.optional]
+    return frame.dropna(subset=keys, how="all")
+
+
+def vote_shares(ratings: pd.DataFrame, scheme: Scheme) -> pd.DataFrame | None:
+    """Share of each choice on each vote-share rule's item, per subject, counting every ballot."""
+    if not scheme.vote_share_rules or ratings is None or ratings.empty:
+        return None
+    rows = []
+    for rule in scheme.vote_share_rules:
+        answers = ratings[(ratings["item"] == rule.item) & (ratings["choice"].astype(str) != "")]
+        if "questionnaire" in answers.columns and rule.questionnaire:
+            answers = answers[answers["questionnaire"] == rule.questionnaire]
+        counts = answers.groupby(["subject", "choice"]).size().rename("count").reset_index()
+        totals = counts.groupby("subject")["count"].transform("sum")
+        counts["share"], counts["n"] = counts["count"] / totals, totals
+        rows.append(counts[["subject", "choice", "share", "n"]])
+    return pd.concat(rows).drop_duplicates(["subject", "choice"]) if rows else None
+
+
+def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.DataFrame, *,
+                 subjects: pd.DataFrame, checklist_scores: pd.DataFrame | None = None,
+                 vetoes: pd.DataFrame | None = None, ratings: pd.DataFrame | None = None,
+                 previous: pd.DataFrame | None = None, start: date | None = None) -> GradingOutcome:
+    """Grade from plain tables: the path shared by the database and the file-only command."""
+    spec = grading_spec(scheme, library)
+    components = components_frame(scheme, library, results, checklist_scores, subjects)
+    if components.empty:
+        raise GradingInputError("没有可以评定的被评对象：分析结果与清单得分都没有匹配的对象")
+    outcome = grade(components, spec, vetoes=vetoes, vote_shares=vote_shares(ratings, scheme) if ratings is not None
+                    else None, previous=previous)
+    ledger = pd.DataFrame()
+    if spec.rectification is not None and checklist_scores is not None and not checklist_scores.empty:
+        scores = checklist_scores
+        if "stage" in scores.columns:
+            scores = scores[scores["stage"] == scheme.stage]
+        ledger = rectification_lines(outcome.grades, scores[["subject", "indicator", "score"]], spec,
+                                     start=start or date.today())
+        names = dict(zip(outcome.grades["subject"], outcome.grades["name"]))
+        ledger.insert(1, "name", ledger["subject"].map(names).fillna(""))
+    return GradingOutcome(outcome, ledger, components)
+
+
+def grade_campaign(campaign: object, analysis: AnalysisResult, *, actor: object = "cli") -> GradingOutcome:
+    """Grade a campaign from its analysis, checklist and vetoes; store grades and open ledger lines."""
+    from survey_app.extensions import db
+    from survey_app.models import (
+        ChecklistScore, GradeRecord, Organisation, Person, RectificationLine, VetoMark,
+    )
+    from survey_app.services import audit
+    from survey_app.services.campaigns import frozen_definitions
+    from survey_app.services.export import ratings_frame
+
+    library = frozen_definitions(campaign)  # type: ignore[arg-type]
+    scheme = library.get(campaign.scheme_key or "")  # type: ignore[attr-defined]
+    if not isinstance(scheme, Scheme):
+        raise GradingInputError("该测评活动没有评定办法")
+    orgs = {o.id: o for o in db.session.scalars(select(Organisation))}
+    subjects = [{"subject": o.code, "name": o.name,
+                 "parent": orgs[o.parent_id].code if o.parent_id in orgs else None} for o in orgs.values()]
+    for p in db.session.scalars(select(Person).where(Person.category == "cadre")):
+        org = orgs.get(p.org_id)
+        subjects.append({"subject": p.person_key, "name": f"{p.name}（{org.name if org else ''}{p.role}）",
+                         "parent": org.code if org else None})
+    scores = pd.DataFrame(db.session.execute(
+        select(Organisation.code.label("subject"), ChecklistScore.indicator_key.label("indicator"),
+               ChecklistScore.stage, ChecklistScore.score)
+        .join(Organisation, ChecklistScore.org_id == Organisation.id)
+        .where(ChecklistScore.campaign_id == campaign.id)).all(),  # type: ignore[attr-defined]
+        columns=["subject", "indicator", "stage", "score"])
+    vetoes = pd.DataFrame(db.session.execute(
+        select(Organisation.code.label("subject"), VetoMark.veto_key.label("veto"), VetoMark.evidence)
+        .join(Organisation, VetoMark.org_id == Organisation.id)
+        .where(VetoMark.campaign_id == campaign.id, VetoMark.withdrawn_at.is_(None))).all(),  # type: ignore[attr-defined]
+        columns=["subject", "veto", "evidence"])
+    previous = None
+    if campaign.previous_id:  # type: ignore[attr-defined]
+        previous = pd.DataFrame(db.session.execute(
+            select(GradeRecord.subject_key.label("subject"), GradeRecord.grade)
+            .where(GradeRecord.campaign_id == campaign.previous_id)).all(), columns=["subject", "grade"])  # type: ignore[attr-defined]
+    has_checklist = any(c.source == "checklist_total" for c in scheme.components)
+    outcome = grade_tables(scheme, library, analysis.results, subjects=pd.DataFrame(subjects),
+                           checklist_scores=scores if has_checklist else None, vetoes=vetoes,
+                           ratings=ratings_frame(campaign), previous=previous)  # type: ignore[arg-type]
+    _store(campaign, outcome, GradeRecord, RectificationLine, db)
+    audit.record(actor, "grade_campaign", campaign.slug, subjects=len(outcome.result.grades),  # type: ignore[attr-defined]
+                 ledger_lines=len(outcome.ledger))
+    db.session.commit()
+    return outcome
+
+
+def _store(campaign, outcome: GradingOutcome, GradeRecord, RectificationLine, db) -> None:  # type: ignore[no-untyped-def]
+    db.session.execute(delete(GradeRecord).where(GradeRecord.campaign_id == campaign.id))
+    reasons = outcome.result.reasons
+    for row in outcome.result.grades.itertuples(index=False):
+        trail = reasons[reasons["subject"] == row.subject]
+        db.session.add(GradeRecord(
+            campaign_id=campaign.id, subject_key=row.subject, name=row.name or "", grade=row.grade,
+            composite=None if pd.isna(row.composite) else float(row.composite), flags="；".join(row.flags),
+            pay_adjustment=None if pd.isna(row.pay_adjustment) else float(row.pay_adjustment),
+            reasons=json.dumps(trail[["step", "kind", "text"]].to_dict("records"), ensure_ascii=False)))
+    existing = {(r.subject_key, r.indicator_key): r for r in db.session.scalars(
+        select(RectificationLine).where(RectificationLine.campaign_id == campaign.id))}
+    for line in outcome.ledger.itertuples(index=False):
+        if (line.subject, line.indicator) in existing:
+            continue  # a line already being worked on keeps its status, owner and dates
+        db.session.add(RectificationLine(
+            campaign_id=campaign.id, subject_key=line.subject, subject_name=line.name, grade=line.grade,
+            indicator_key=line.indicator, label=line.label, score=float(line.score),
+            full_marks=float(line.full_marks), owner=line.owner or "", deadline=line.deadline,
+            status="open", opened_on=date.today()))
