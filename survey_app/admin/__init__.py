@@ -12,5 +12,5 @@ def _staff() -> dict:
 
 
 from survey_app.admin import (  # noqa: E402,F401
-    auth, campaigns, codes, orgs, paper, posters, records, turnout,
+    auth, campaigns, codes, orgs, paper, posters, records, results, scores, turnout,
 )

@@ -42,6 +42,10 @@ def grade_command(ctx: click.Context, campaign: str | None, results: Path | None
     order = [g.label for g in outcome.result.spec.grades]
     click.echo("评定结果：" + "，".join(f"{g} {int(counts.get(g, 0))}" for g in order) +
                f"；整改台账 {len(outcome.ledger)} 条。")
+    if outcome.skipped:
+        shown = "；".join(f"{s}（缺{'、'.join(m)}）" for s, m in list(outcome.skipped.items())[:10])
+        more = f" 等 {len(outcome.skipped)} 个" if len(outcome.skipped) > 10 else ""
+        click.echo(f"未评定：{shown}{more}", err=True)
     if out is not None:
         written = write_grades(out, outcome.result, outcome.ledger)
         click.echo("输出：" + "、".join(p.name for p in written) + f"（{out}）")

@@ -29,6 +29,7 @@ class GradingOutcome:
     result: GradeResult
     ledger: pd.DataFrame
     components: pd.DataFrame
+    skipped: dict[str, list[str]]  # subjects not graded, with the components they lack
 
 
 def components_frame(scheme: Scheme, library: Mapping[str, Definition], results: pd.DataFrame,
@@ -68,6 +69,17 @@ def components_frame(scheme: Scheme, library: Mapping[str, Definition], results:
     return frame.dropna(subset=keys, how="all")
 
 
+def split_complete(components: pd.DataFrame, scheme: Scheme) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Subjects with every required component, and the others with what they lack."""
+    required = [c for c in scheme.components if not c.optional]
+    missing: dict[str, list[str]] = {}
+    for row in components.to_dict("records"):
+        lacking = [c.label for c in required if pd.isna(row.get(c.key))]
+        if lacking:
+            missing[str(row["subject"])] = lacking
+    return components[~components["subject"].astype(str).isin(missing)], missing
+
+
 def vote_shares(ratings: pd.DataFrame, scheme: Scheme) -> pd.DataFrame | None:
     """Share of each choice on each vote-share rule's item, per subject, counting every ballot."""
     if not scheme.vote_share_rules or ratings is None or ratings.empty:
@@ -90,7 +102,8 @@ def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.
                  previous: pd.DataFrame | None = None, start: date | None = None) -> GradingOutcome:
     """Grade from plain tables: the path shared by the database and the file-only command."""
     spec = grading_spec(scheme, library)
-    components = components_frame(scheme, library, results, checklist_scores, subjects)
+    components, skipped = split_complete(components_frame(scheme, library, results, checklist_scores, subjects),
+                                         scheme)
     if components.empty:
         raise GradingInputError("没有可以评定的被评对象：分析结果与清单得分都没有匹配的对象")
     outcome = grade(components, spec, vetoes=vetoes, vote_shares=vote_shares(ratings, scheme) if ratings is not None
@@ -104,7 +117,7 @@ def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.
                                      start=start or date.today())
         names = dict(zip(outcome.grades["subject"], outcome.grades["name"]))
         ledger.insert(1, "name", ledger["subject"].map(names).fillna(""))
-    return GradingOutcome(outcome, ledger, components)
+    return GradingOutcome(outcome, ledger, components, skipped)
 
 
 def grade_campaign(campaign: object, analysis: AnalysisResult, *, actor: object = "cli") -> GradingOutcome:

@@ -1,0 +1,132 @@
+"""Assessors' checklist pages, the Excel round trip, veto marks, grading and the ledger pages."""
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from forms import load_builtin
+from survey_app.extensions import db
+from survey_app.models import AuditEntry, ChecklistScore, RectificationLine, VetoMark
+from tests.conftest import make_staff
+from tests.factories import open_campaign
+
+pytestmark = pytest.mark.db
+CHECKLIST = load_builtin("baishan_five_star")
+
+
+@pytest.fixture
+def campaign(app):
+    c, _ = open_campaign(villages=2)
+    return c
+
+
+def scores_in_db() -> int:
+    return db.session.scalar(select(func.count()).select_from(ChecklistScore))
+
+
+def test_an_assessor_enters_scores_and_one_above_full_marks_saves_nothing(app, campaign):
+    assessor = make_staff(app, "checker", "assessor", scope="T1")
+    page = "/admin/campaigns/t2026/checklist?org=T1V1&stage=panel"
+    first, second = CHECKLIST.indicators()[:2]
+    form = {"csrf_token": assessor.token(page), "org": "T1V1", "stage": "panel",
+            f"score__{first.key}": str(first.points), f"score__{second.key}": str(second.points + 1)}
+    refused = assessor.post("/admin/campaigns/t2026/checklist", data=form)
+    assert refused.status_code == 422 and f"最多 {second.points:g} 分" in refused.get_data(as_text=True)
+    assert scores_in_db() == 0
+    form[f"score__{second.key}"] = str(second.points / 2)
+    assert assessor.post("/admin/campaigns/t2026/checklist", data=form).status_code == 303
+    stored = dict(db.session.execute(select(ChecklistScore.indicator_key, ChecklistScore.score)).all())
+    assert stored == {first.key: first.points, second.key: second.points / 2}
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "record_scores")).one()
+    assert entry.actor == "checker"
+
+
+def test_an_analyst_may_read_the_scores_but_not_change_them(app, campaign):
+    analyst = make_staff(app, "reader", "analyst")
+    page = "/admin/campaigns/t2026/checklist?org=T1V1&stage=panel"
+    assert analyst.get(page).status_code == 200
+    response = analyst.post("/admin/campaigns/t2026/checklist", data={
+        "csrf_token": analyst.token(page), "org": "T1V1", "stage": "panel",
+        f"score__{CHECKLIST.indicators()[0].key}": "1"})
+    assert response.status_code == 403 and scores_in_db() == 0
+
+
+def test_the_excel_template_round_trip_is_all_or_nothing(app, campaign):
+    admin = make_staff(app, "sheets", "admin")
+    with admin.get("/admin/campaigns/t2026/checklist/template.xlsx?stage=panel") as response:
+        book = load_workbook(io.BytesIO(response.get_data()))
+    sheet = book["得分"]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert len(rows) == 2 * len(CHECKLIST.indicators())  # two villages × 65 indicators
+    for row in rows:
+        row[6].value = row[4].value  # full marks everywhere
+    rows[3][6].value = rows[3][4].value + 5   # row 5: above full marks
+    rows[7][6].value = "很好"                 # row 9: not a number
+    bad = io.BytesIO()
+    book.save(bad)
+
+    def upload(data: bytes):
+        return admin.post("/admin/campaigns/t2026/checklist/upload", content_type="multipart/form-data", data={
+            "csrf_token": admin.token("/admin/campaigns/t2026/checklist"),
+            "file": (io.BytesIO(data), "scores.xlsx")})
+
+    refused = upload(bad.getvalue())
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "2 处错误" in page
+    assert "<td class=\"n\">5</td>" in page and "<td class=\"n\">9</td>" in page
+    assert scores_in_db() == 0
+    rows[3][6].value, rows[7][6].value = rows[3][4].value, rows[7][4].value
+    book["否决项"].append(["T1V2", "cadre_misconduct", "2026年3月受党内警告处分"])
+    good = io.BytesIO()
+    book.save(good)
+    assert upload(good.getvalue()).status_code == 303
+    assert scores_in_db() == 2 * len(CHECKLIST.indicators())
+    mark = db.session.scalars(select(VetoMark)).one()
+    assert (mark.veto_key, mark.evidence) == ("cadre_misconduct", "2026年3月受党内警告处分")
+
+
+def test_a_veto_needs_its_evidence_and_can_be_withdrawn(app, campaign):
+    admin = make_staff(app, "vetoer", "admin")
+    token = admin.token("/admin/campaigns/t2026/checklist")
+    admin.post("/admin/campaigns/t2026/vetoes", data={"csrf_token": token, "org": "T1V1", "veto": "cadre_misconduct",
+                                                      "stage": "panel", "evidence": "  "})
+    assert db.session.scalar(select(func.count()).select_from(VetoMark)) == 0
+    admin.post("/admin/campaigns/t2026/vetoes", data={"csrf_token": token, "org": "T1V1", "veto": "cadre_misconduct",
+                                                      "stage": "panel", "evidence": "纪委通报"})
+    mark = db.session.scalars(select(VetoMark)).one()
+    assert admin.post(f"/admin/vetoes/{mark.id}/withdraw", data={"csrf_token": token}).status_code == 303
+    db.session.refresh(mark)
+    assert mark.withdrawn_at is not None
+    assert {"mark_veto", "withdraw_veto"} <= set(db.session.scalars(select(AuditEntry.action)))
+
+
+def test_grading_opens_ledger_lines_that_are_closed_one_by_one_and_exported(app, pingyi, instance):
+    assert pingyi("demo", "--simulate", "300").exit_code == 0
+    admin = make_staff(app, "ledger", "admin")
+    graded = admin.post("/admin/campaigns/demo-2026/grade",
+                        data={"csrf_token": admin.token("/admin/campaigns/demo-2026/grades")})
+    assert graded.status_code == 303
+    page = admin.get("/admin/campaigns/demo-2026/grades").get_data(as_text=True)
+    assert page.count("<details>") == 24 and "综合得分 =" in page
+    lines = db.session.scalars(select(RectificationLine)).all()
+    assert lines
+    first, second = lines[0], lines[1]
+    token = admin.token("/admin/campaigns/demo-2026/rectification")
+    admin.post(f"/admin/rectification/{first.id}", data={"csrf_token": token, "status": "done", "done_on": "2026-12-01",
+                                                          "owner": "张书记", "deadline": "2027-02-28", "note": "已整改"})
+    admin.post(f"/admin/rectification/{second.id}", data={"csrf_token": token, "status": "open",
+                                                           "deadline": (date.today() - timedelta(days=1)).isoformat(),
+                                                           "owner": second.owner})
+    db.session.refresh(first)
+    assert (first.status, first.done_on, first.owner) == ("done", date(2026, 12, 1), "张书记")
+    page = admin.get("/admin/campaigns/demo-2026/rectification").get_data(as_text=True)
+    assert "逾期 1" in page and page.count('class="overdue"') == 1
+    with admin.get("/admin/campaigns/demo-2026/rectification.xlsx") as response:
+        sheet = load_workbook(io.BytesIO(response.get_data())).active
+    statuses = [row[8] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert statuses.count("已销号") == 1 and len(statuses) == len(lines)
+    assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "update_rectification")).first()

@@ -1,0 +1,88 @@
+"""From votes and checklist scores to grades, reasons and a rectification ledger, in one command."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from survey_app.extensions import db
+from survey_app.models import AuditEntry, GradeRecord, RectificationLine
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def simulated(pingyi, instance):
+    result = pingyi("demo", "--simulate", "400")
+    assert result.exit_code == 0, result.output
+    return instance
+
+
+def test_the_demo_campaign_is_graded_with_reasons_and_a_ledger_in_one_command(pingyi, simulated, tmp_path):
+    out = tmp_path / "grades"
+    result = pingyi("grade", "demo-2026", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "评定结果：五星" in result.output
+    records = db.session.scalars(select(GradeRecord)).all()
+    assert len(records) == 24 and {r.subject_key[:4] for r in records} == {"D01T"}
+    stars = {"五星", "四星", "三星", "二星", "一星"}
+    assert {r.grade for r in records} <= stars
+    vetoed = [r for r in records if "一票否决" in r.reasons]
+    assert len(vetoed) == 1 and vetoed[0].grade == "一星", "the simulated veto caps its village"
+    text = (out / "reasons.txt").read_text(encoding="utf-8")
+    assert text.count("综合得分 =") == 24 and "一票否决" in text
+    data = json.loads((out / "grades.json").read_text(encoding="utf-8"))
+    assert len(data["subjects"]) == 24 and data["rollup"], "towns get stars from their villages"
+    ledger = load_workbook(out / "rectification.xlsx").active
+    rows = list(ledger.iter_rows(values_only=True))
+    assert rows[0][:4] == ("组织编码", "组织名称", "等次", "薄弱指标")
+    lines = db.session.scalar(select(func.count()).select_from(RectificationLine))
+    assert len(rows) - 1 == lines > 0
+    below = {r.subject_key for r in records if r.grade in ("二星", "一星")}
+    assert {row[0] for row in rows[1:]} <= below and below
+    assert db.session.scalars(select(AuditEntry.action).where(AuditEntry.action == "grade_campaign")).first()
+
+    again = pingyi("grade", "demo-2026")  # grading again keeps the ledger lines already being worked on
+    assert again.exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(RectificationLine)) == lines
+
+
+def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
+    ratings, analysis_dir, out = tmp_path / "ratings.csv", tmp_path / "analysis", tmp_path / "out"
+    assert pingyi("export", "demo-2026", "--out", str(ratings)).exit_code == 0
+    assert pingyi("analyze", "--ratings", str(ratings), "--out", str(analysis_dir)).exit_code == 0
+    scores = tmp_path / "scores.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["组织编码", "组织名称", "上级组织", "指标编码", "得分", "评分阶段"])
+    from forms import load_builtin
+    checklist = load_builtin("baishan_five_star")
+    for v, village in enumerate(("D01T01V01", "D01T01V02", "D01T01V03"), start=1):
+        for indicator in checklist.indicators():
+            sheet.append([village, f"村{v}", "D01T01", indicator.key, indicator.points * (1 - 0.2 * v), "panel"])
+    vetoes = book.create_sheet("否决项")
+    vetoes.append(["组织编码", "否决项", "事实依据"])
+    vetoes.append(["D01T01V01", "cadre_misconduct", "2026年处分决定"])
+    book.save(scores)
+    result = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                    "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    graded = {row["subject"]: row for row in json.loads((out / "grades.json").read_text())["subjects"]}
+    assert set(graded) == {"D01T01V01", "D01T01V02", "D01T01V03"}
+    assert graded["D01T01V01"]["grade"] == "一星", "the veto in the 否决项 sheet caps it"
+    # V02: checklist 100 × 0.6 = 60; composite 0.8 × 60 + 0.2 × rate; rate ≤ 100 ⇒ composite ≤ 68 < 70 ⇒ at most 二星
+    assert graded["D01T01V02"]["grade"] in ("二星", "一星")
+
+
+def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pingyi, simulated, tmp_path):
+    analysis_dir = tmp_path / "analysis"
+    assert pingyi("analyze", "demo-2026", "--out", str(analysis_dir)).exit_code == 0
+    scores = tmp_path / "scores.csv"
+    scores.write_text("组织编码,指标编码,得分\nD01T01V01,political_stance,99\nD01T01V01,nope,1\n", encoding="utf-8")
+    result = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                    "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert "第 2 行" in result.output and "超出范围" in result.output and "第 3 行" in result.output
+    assert not (tmp_path / "o").exists()
