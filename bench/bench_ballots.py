@@ -64,7 +64,16 @@ def free_port() -> int:
 def prepare(env: dict, codes_needed: int) -> list[str]:
     """Create a campaign with a 20-answer sheet (10 items × 2 subjects) and issue the codes."""
     script = f"""
-import json, sys
+import json, shutil, sys, tempfile
+from pathlib import Path
+import forms.loader
+# The bench sheet joins the built-in templates for this process only; opening the campaign
+# snapshots it, and the server reads the snapshot.
+folder = Path(tempfile.mkdtemp())
+for path in forms.loader.builtin_paths():
+    shutil.copy(path, folder)
+shutil.copy({str(ROOT / "bench" / "sheet20.yaml")!r}, folder)
+forms.loader.TEMPLATE_DIR, forms.loader._BUILTIN = folder, None
 from survey_app import create_app
 from survey_app.extensions import db
 from survey_app.models import Organisation
@@ -78,7 +87,7 @@ with app.app_context():
     db.session.add(village)
     db.session.flush()
     c = campaigns.create_campaign("bench", "基准测试", 2026)
-    sheet = campaigns.add_sheet(c, "V1-masses", "基准村测评", "village_satisfaction", "masses",
+    sheet = campaigns.add_sheet(c, "V1-masses", "基准村测评", "bench_twenty", "masses",
                                 [SubjectSpec("V1-branch", "党支部", org_id=village.id),
                                  SubjectSpec("V1-committee", "村委会", org_id=village.id)])
     db.session.commit()
@@ -114,7 +123,8 @@ def form_fields(base: str, code: str) -> tuple[str, dict[str, str]]:
     """One visit to a ballot page: a session cookie and its CSRF token serve every submission."""
     with urllib.request.urlopen(f"{base}/t/{code}") as response:
         page = response.read().decode()
-        cookie = response.headers["Set-Cookie"].split(";")[0]
+        cookie = "; ".join(c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or [])
+    assert "session=" in cookie, cookie
     hidden = dict(re.findall(r'name="(csrf_token|started)" type="hidden" value="([^"]*)"', page))
     names = sorted(set(re.findall(r'name="(V1-[a-z]+__[a-z_]+)"', page)))
     answers = {n: ("8" if n.endswith("overall_score") else "satisfied") for n in names}

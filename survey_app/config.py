@@ -46,7 +46,10 @@ class Config:
         self.TOKEN_KEY = secret_from_file("token_key", "PINGYI_TOKEN_KEY", folder)
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'pingyi.sqlite'}"))
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No ping per checkout (it costs a round trip on every request); connections are recycled
+        # and a dropped one is replaced after the error it causes. PINGYI_POOL_PRE_PING=1 pings.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800,
+                                          "pool_pre_ping": os.environ.get("PINGYI_POOL_PRE_PING") == "1"}
         self.MAX_CONTENT_LENGTH = int(os.environ.get("PINGYI_MAX_BODY", 256 * 1024))
         self.MAX_IMPORT_BYTES = int(os.environ.get("PINGYI_MAX_IMPORT", 20 * 1024 * 1024))
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"

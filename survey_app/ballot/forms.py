@@ -88,7 +88,11 @@ def answers_from(form: FlaskForm, questionnaire: Questionnaire, subjects: Sequen
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="ballot-started")
+    cached = current_app.extensions.get("pingyi_started_serializer")
+    if cached is None:
+        cached = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="ballot-started")
+        current_app.extensions["pingyi_started_serializer"] = cached
+    return cached
 
 
 def start_stamp() -> str:

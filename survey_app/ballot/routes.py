@@ -4,26 +4,21 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from survey_app.ballot import bp
+from survey_app.ballot import bp, guessing
 from survey_app.ballot.forms import (
     NONCE_FIELDS, CodeForm, answers_from, ballot_form_class, quick_answers, seconds_since, start_stamp,
 )
-from survey_app.extensions import limiter
+from survey_app.extensions import limiter, select_locale
 from survey_app.services import casting, tokens
 from survey_app.services.casting import AnswerError, TokenContext
 from survey_app.services.sheets import SheetInfo
 
-GUESSES = "20 per minute;200 per hour"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REFUSALS = {"unknown": 404, "void": 410, "not_open": 403, "closed": 403, "used": 409}
-
-
-def _wrong_code(response: Response) -> bool:
-    return response.status_code == 404
 
 
 def message(kind: str, status: int, **context: object) -> tuple[str, int]:
@@ -31,11 +26,13 @@ def message(kind: str, status: int, **context: object) -> tuple[str, int]:
 
 
 @bp.route("/t", methods=["GET", "POST"])
-@limiter.limit(GUESSES, deduct_when=_wrong_code, methods=["POST"])
+@limiter.exempt  # wrong codes are counted by ballot.guessing instead, at a fraction of the cost
 def enter() -> Response | tuple[str, int] | str:
     """Type a code by hand; a known code goes on to its ballot."""
     form = CodeForm()
     if request.method == "POST":
+        if guessing.blocked():
+            return message("too_many", 429)
         if not form.validate_on_submit():
             return render_template("ballot/enter.html", form=form), 400
         code = tokens.normalise(form.code.data)
@@ -43,6 +40,7 @@ def enter() -> Response | tuple[str, int] | str:
             form.code.errors.append(_("A voting code has 10 letters and digits, like 7KQ3M-X9TRD"))
             return render_template("ballot/enter.html", form=form), 400
         if casting.lookup(code) is None:
+            guessing.count_miss()
             form.code.errors.append(_("This code does not exist. Please check it against your slip."))
             return render_template("ballot/enter.html", form=form), 404
         return redirect(url_for("ballot.sheet", code=tokens.display(code)), 303)
@@ -59,13 +57,17 @@ def _page(info: SheetInfo, form: object, status: int = 200, **extra: object) -> 
 
 
 @bp.route("/t/<code>", methods=["GET", "POST"])
-@limiter.limit(GUESSES, deduct_when=_wrong_code)
+@limiter.exempt
 def sheet(code: str) -> Response | tuple[str, int] | str:
     """The QR target: show the ballot, and cast it on submit."""
+    if guessing.blocked():
+        return message("too_many", 429)
     normal = tokens.normalise(code)
     context = casting.lookup(normal) if normal else None
     refusal = casting.gate(context)
     if refusal is not None or context is None or normal is None:
+        if refusal in (None, "unknown"):
+            guessing.count_miss()
         return message(refusal or "unknown", REFUSALS.get(refusal or "unknown", 404))
     info = context.sheet
 
@@ -105,7 +107,7 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
 def done_page(*, recorded: bool) -> str:
     """The confirmation is the same for every voter in a language: render it once per process."""
     cache = current_app.extensions.setdefault("pingyi_done_pages", {})
-    key = (str(get_locale()), recorded)
+    key = (select_locale(), recorded)
     if key not in cache:
         cache[key] = render_template("ballot/done.html", recorded=recorded)
     return cache[key]

@@ -95,8 +95,24 @@ _INSERT_BALLOT = BALLOTS.insert()
 _INSERT_ANSWERS = ANSWERS.insert()
 
 
+_READERS: dict[int, tuple[object, object]] = {}
+
+
+def _reader():  # type: ignore[no-untyped-def]
+    """The app's engine in autocommit mode, made once: a read then needs no ROLLBACK round trip."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":  # pysqlite opens no transaction for a SELECT anyway
+        return engine
+    entry = _READERS.get(id(engine))
+    if entry is None or entry[0] is not engine:  # keep the engine itself: ids of dead engines recur
+        entry = _READERS[id(engine)] = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return entry[1]
+
+
 def lookup(code: str) -> TokenContext | None:
-    row = db.session.connection().execute(_LOOKUP_BY_HASH, {"code_hash": code_hash(code)}).first()
+    # A plain read on an autocommit connection: no ORM session, no transaction to roll back.
+    with _reader().connect() as connection:
+        row = connection.execute(_LOOKUP_BY_HASH, {"code_hash": code_hash(code)}).first()
     if row is None:
         return None
     status = "void" if row.voided_at is not None else row.status
@@ -171,23 +187,18 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 
 def _claim_and_store(context: TokenContext, idem: str, answers: list[AnswerIn], mode: str,
                      duration: str | None) -> CastResult:
-    connection = db.session.connection()
-    try:
+    """One Core transaction on its own connection: committed whole, or rolled back whole."""
+    with db.engine.begin() as connection:
         claimed = connection.execute(_CLAIM, {"token_id": context.token_id, "idem": idem}).rowcount
-        if claimed != 1:
-            db.session.rollback()
-            stored = db.session.execute(select(TOKENS.c.status, TOKENS.c.idempotency_hash)
-                                        .where(TOKENS.c.id == context.token_id)).one()
-            if stored.status == "used" and hmac.compare_digest(stored.idempotency_hash or "", idem):
-                return CastResult("recorded")
-            return CastResult("void" if stored.status == "void" else "used")
-        ballot_id = _store(connection, context.sheet_id, "rehearsal" if context.rehearsal else mode,
-                           answers, duration)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return CastResult("cast", ballot_id)
+        if claimed == 1:
+            ballot_id = _store(connection, context.sheet_id, "rehearsal" if context.rehearsal else mode,
+                               answers, duration)
+            return CastResult("cast", ballot_id)
+        stored = connection.execute(select(TOKENS.c.status, TOKENS.c.idempotency_hash)
+                                    .where(TOKENS.c.id == context.token_id)).one()
+    if stored.status == "used" and hmac.compare_digest(stored.idempotency_hash or "", idem):
+        return CastResult("recorded")
+    return CastResult("void" if stored.status == "void" else "used")
 
 
 def _store(connection: object, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,

@@ -19,7 +19,8 @@ def answer_villager_sheet(page, skip: str | None = None) -> None:
             continue
         # tap the visible label of the first or a middle choice, as a thumb would
         labels = fieldset.locator("label")
-        labels.nth(min(1, labels.count() - 1) if "overall" not in name else 7).click()
+        numeric = fieldset.locator(".num").count() > 0  # the 1–10 score: tap 8
+        labels.nth(7 if numeric else 1).click()
 
 
 @JS

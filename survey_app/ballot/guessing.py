@@ -1,0 +1,28 @@
+"""A limit on wrong codes per address, checked with the `limits` library Flask-Limiter runs on.
+
+Only wrong codes count, so a meeting hall of 300 cadres behind one address is never held back;
+a guesser is stopped after twenty misses a minute. The check is a storage read, cheap enough for
+the ballot's hot path, where Flask-Limiter's full per-request machinery was not.
+"""
+from __future__ import annotations
+
+from flask_limiter.util import get_remote_address
+from limits import parse_many
+
+from survey_app.extensions import limiter
+
+WRONG_CODES = "20 per minute;200 per hour"
+_LIMITS = parse_many(WRONG_CODES)
+
+
+def _key() -> tuple[str, str]:
+    return ("wrong-code", get_remote_address())
+
+
+def blocked() -> bool:
+    return not all(limiter.limiter.test(item, *_key()) for item in _LIMITS)
+
+
+def count_miss() -> None:
+    for item in _LIMITS:
+        limiter.limiter.hit(item, *_key())
