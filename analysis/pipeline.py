@@ -37,7 +37,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """Frames produced by :func:`analyze` (see analysis/README_SECTION.md for every column)."""
+    """Frames produced by :func:`analyze` (README.md, section "Analysis", documents every column)."""
 
     results: pd.DataFrame
     flags: pd.DataFrame
