@@ -218,4 +218,5 @@ ZH = {
     'overdue': '已逾期',
     'total': '合计',
     'withdrawn': '已撤销',
+    "Last year's campaign (for year-over-year rules)": "上一年度的测评活动（用于逐年升降规则）",
 }

@@ -30,6 +30,7 @@ class CampaignForm(FlaskForm):
     name = StringField("名称", validators=[DataRequired(), Length(max=200)])
     year = IntegerField("年度", validators=[DataRequired(), NumberRange(2000, 2100)])
     scheme = SelectField("评定办法")
+    previous = SelectField("上一次测评", default="")
 
 
 class SheetsForm(FlaskForm):
@@ -62,10 +63,13 @@ def campaigns() -> str:
 def new_campaign() -> Response | str | tuple[str, int]:
     form = CampaignForm()
     form.scheme.choices = options([(k, d.title) for k, d in sorted(builtin_library().items()) if isinstance(d, Scheme)])
+    form.previous.choices = options([("", "—")] + [(c.slug, f"{c.year} {c.name}") for c in db.session.scalars(
+        select(Campaign).order_by(Campaign.year.desc(), Campaign.id.desc()))])
     if form.validate_on_submit():
         try:
             campaign = service.create_campaign(form.slug.data, form.name.data, form.year.data,
-                                               scheme_key=form.scheme.data, actor=current_user)
+                                               scheme_key=form.scheme.data, previous_slug=form.previous.data or None,
+                                               actor=current_user)
             db.session.commit()
         except (CampaignError, IntegrityError) as exc:
             db.session.rollback()

@@ -29,12 +29,19 @@ class SubjectSpec:
 
 
 def create_campaign(slug: str, name: str, year: int, *, scheme_key: str | None = None,
-                    actor: str = "cli") -> Campaign:
+                    previous_slug: str | None = None, actor: object = "cli") -> Campaign:
+    """``previous_slug`` names last year's campaign, which the year-over-year rules compare with."""
     if db.session.scalar(select(Campaign).where(Campaign.slug == slug)) is not None:
         raise CampaignError(f"测评活动“{slug}”已经存在")
     if scheme_key and not isinstance(builtin_library().get(scheme_key), Scheme):
         raise CampaignError(f"评定办法“{scheme_key}”不存在")
-    campaign = Campaign(slug=slug, name=name, year=year, status="draft", scheme_key=scheme_key)
+    previous = None
+    if previous_slug:
+        previous = db.session.scalar(select(Campaign).where(Campaign.slug == previous_slug))
+        if previous is None:
+            raise CampaignError(f"上一次测评活动“{previous_slug}”不存在")
+    campaign = Campaign(slug=slug, name=name, year=year, status="draft", scheme_key=scheme_key,
+                        previous_id=previous.id if previous else None)
     db.session.add(campaign)
     db.session.flush()
     audit.record(actor, "create_campaign", slug, name=name, year=year)

@@ -115,9 +115,53 @@ def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.
             scores = scores[scores["stage"] == scheme.stage]
         ledger = rectification_lines(outcome.grades, scores[["subject", "indicator", "score"]], spec,
                                      start=start or date.today())
+    if spec.rectification is not None and ratings is not None and not ratings.empty:
+        weak = weak_dimensions(outcome.grades, ratings, library, spec, start=start or date.today())
+        ledger = pd.concat([x for x in (ledger, weak) if not x.empty], ignore_index=True) if not weak.empty else ledger
+    if not ledger.empty:
         names = dict(zip(outcome.grades["subject"], outcome.grades["name"]))
+        if "name" in ledger.columns:
+            ledger = ledger.drop(columns="name")
         ledger.insert(1, "name", ledger["subject"].map(names).fillna(""))
     return GradingOutcome(outcome, ledger, components, skipped)
+
+
+def weak_dimensions(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mapping[str, Definition], spec,  # type: ignore[no-untyped-def]
+                    *, start: date) -> pd.DataFrame:
+    """Ledger lines for questionnaire dimensions: what voters rated low, for units below the line.
+
+    Each answer is put on 0–100 by its item's scale; a dimension whose mean is under the
+    scheme's share of full marks becomes a line, beside the weak checklist indicators.
+    """
+    rect = spec.rectification
+    line = spec.rank(rect.below)
+    below = {r.subject: r.grade for r in grades.itertuples(index=False) if spec.rank(r.grade) < line}
+    frame = ratings[ratings["subject"].astype(str).isin(below)]
+    if frame.empty or "questionnaire" not in frame.columns:
+        return pd.DataFrame()
+    rows = []
+    for (subject, key), answers in frame.groupby(["subject", "questionnaire"]):
+        questionnaire = library.get(str(key))
+        if not isinstance(questionnaire, Questionnaire):
+            continue
+        bounds = {i.key: questionnaire.scale(i.scale).bounds() for i in questionnaire.items}
+        dimension_of = {i.key: i.dimension for i in questionnaire.items}
+        values = pd.to_numeric(answers["value"], errors="coerce")
+        low = answers["item"].map(lambda k: bounds.get(k, (0, 100))[0])
+        high = answers["item"].map(lambda k: bounds.get(k, (0, 100))[1])
+        scaled = (values - low) / (high - low) * 100
+        means = scaled.groupby(answers["item"].map(dimension_of)).mean()
+        for dimension in questionnaire.dimensions:
+            mean = means.get(dimension.key)
+            if mean is None or pd.isna(mean) or mean >= rect.indicator_share * 100:
+                continue
+            rows.append({"subject": str(subject), "grade": below[str(subject)],
+                         "indicator": f"{questionnaire.key}.{dimension.key}",
+                         "label": f"{questionnaire.title}·{dimension.label}（测评维度）", "score": round(float(mean), 1),
+                         "full_marks": 100.0, "share": round(float(mean) / 100, 4), "owner": rect.owner,
+                         "deadline_days": rect.deadline_days,
+                         "deadline": start + pd.Timedelta(days=rect.deadline_days).to_pytimedelta(), "status": "open"})
+    return pd.DataFrame(rows)
 
 
 def grade_campaign(campaign: object, analysis: AnalysisResult, *, actor: object = "cli") -> GradingOutcome:

@@ -142,3 +142,24 @@ def test_every_response_carries_the_security_headers(ballot, voter):
     assert headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     assert "<script>" not in page and "style=" not in page and "<style" not in page
+
+
+def test_wrong_code_limits_are_shared_between_servers_through_redis(app, instance):
+    """Two app instances (two servers behind a balancer) count one address's misses together."""
+    import secrets as _secrets
+
+    from tests.conftest import Voter, make_app
+
+    prefix = f"pingyi-test-{_secrets.token_hex(4)}"
+    config = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0", "RATELIMIT_KEY_PREFIX": prefix}
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    first, second = make_app(url, **config), make_app(url, **config)
+    statuses = []
+    for n in range(21):
+        server = first if n % 2 else second
+        statuses.append(Voter(server).client.get(f"/t/{tokens.display(tokens.new_code())}").status_code)
+    assert statuses[:20] == [404] * 20 and statuses[20] == 429
+    import redis
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    assert client.keys(f"{prefix}*"), "the counts live in Redis"
+    client.delete(*client.keys(f"{prefix}*"))

@@ -94,3 +94,32 @@ def test_a_ballot_on_a_closed_or_draft_campaign_is_refused_with_its_own_page(app
     campaigns.close_campaign(campaign)
     page = voter.open(code)
     assert page.status_code == 403 and "测评已结束" in page.get_data(as_text=True)
+
+
+def test_the_export_reads_back_from_csv_parquet_and_xlsx_alike(app, campaign, voter, tmp_path):
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    from survey_app.models import Campaign
+    from survey_app.services.export import COLUMNS, ratings_frame, write_ratings
+
+    c, sheets = campaign
+    q, subjects = sheet_definition(sheets["V1"])
+    for code in tokens.issue_tokens(sheets["V1"], 3).codes:
+        assert voter.vote(tokens.display(code), full_answers(q, subjects)).status_code == 200
+    frame = ratings_frame(db.session.get(Campaign, c.id))
+    assert list(frame.columns) == COLUMNS and len(frame) == 3 * len(q.items)
+    back = {}
+    for suffix in ("csv", "parquet", "xlsx"):
+        path = write_ratings(frame, tmp_path / f"ratings.{suffix}")
+        back[suffix] = (pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == "csv"
+                        else pd.read_parquet(path) if suffix == "parquet" else pd.read_excel(path, dtype=str))
+    assert all(len(b) == len(frame) for b in back.values())
+    assert sorted(back["xlsx"]["ballot_id"]) == sorted(frame["ballot_id"]) == sorted(back["csv"]["ballot_id"])
+    sheet = load_workbook(tmp_path / "ratings.xlsx").active
+    assert [cell.value for cell in sheet[1]] == COLUMNS
+    hostile = frame.copy()
+    hostile.loc[0, "subject"] = '=HYPERLINK("http://evil.example","点我")'
+    write_ratings(hostile, tmp_path / "hostile.xlsx")
+    cell = load_workbook(tmp_path / "hostile.xlsx").active.cell(row=2, column=COLUMNS.index("subject") + 1)
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK"), "text, never a live formula"

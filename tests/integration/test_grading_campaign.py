@@ -75,6 +75,16 @@ def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
     # V02: checklist 100 × 0.6 = 60; composite 0.8 × 60 + 0.2 × rate; rate ≤ 100 ⇒ composite ≤ 68 < 70 ⇒ at most 二星
     assert graded["D01T01V02"]["grade"] in ("二星", "一星")
 
+    previous = tmp_path / "last.csv"
+    previous.write_text("subject,grade\nD01T01V02,四星\nD01T01V01,五星\n", encoding="utf-8")
+    again = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                   "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--previous", str(previous),
+                   "--out", str(tmp_path / "out2"))
+    assert again.exit_code == 0, again.output
+    regraded = {row["subject"]: row for row in json.loads((tmp_path / "out2" / "grades.json").read_text())["subjects"]}
+    assert regraded["D01T01V02"]["grade"] == "三星", "at most one star down a year: 四星 → 三星"
+    assert regraded["D01T01V01"]["grade"] == "一星", "a veto is not held back by last year's 五星"
+
 
 def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pingyi, simulated, tmp_path):
     analysis_dir = tmp_path / "analysis"
@@ -86,3 +96,30 @@ def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pi
     assert result.exit_code == 1
     assert "第 2 行" in result.output and "超出范围" in result.output and "第 3 行" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_weak_questionnaire_dimensions_become_ledger_lines_for_units_below_the_line():
+    from datetime import date
+
+    import pandas as pd
+
+    from forms.loader import builtin_library
+    from survey_app.services.grading import weak_dimensions
+    from survey_app.specs import grading_spec
+
+    library = builtin_library()
+    spec = grading_spec(library["baishan_village_stars"], library)
+    grades = pd.DataFrame({"subject": ["V1", "V2"], "grade": ["二星", "五星"]})
+    rows = []
+    for ballot in range(4):
+        for subject in ("V1", "V2"):
+            # V1: 'service' items answered 不满意 (0) by everyone, 'leadership' 满意 (100)
+            for item, value in (("openness", 0), ("real_deeds", 0), ("petitions", 60 if ballot == 0 else 0),
+                                ("secretary", 100), ("unity", 100)):
+                rows.append({"ballot_id": f"{subject}{ballot}", "subject": subject, "questionnaire": "village_satisfaction",
+                             "item": item, "value": value})
+    lines = weak_dimensions(grades, pd.DataFrame(rows), library, spec, start=date(2026, 12, 1))
+    # only V1 is below 三星; its 为民服务 mean = (0 + 0 + 60/4) / 3 = 5.0 < 60 → one line; 班子建设 = 100 → none
+    assert lines[["subject", "indicator", "score"]].values.tolist() == [["V1", "village_satisfaction.service", 5.0]]
+    assert lines["label"].iloc[0] == "村“两委”班子群众满意度测评表·为民服务（测评维度）"
+    assert lines["deadline"].iloc[0] == date(2027, 3, 1)  # 90 days after 2026-12-01
