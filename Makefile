@@ -30,10 +30,11 @@ system-packages:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+run: export PINGYI_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(PINGYI) init
 	$(PINGYI) demo --if-empty
-	PINGYI_BASE_URL=http://$(HOST):$(PORT) $(PINGYI) serve --host $(HOST) --port $(PORT)
+	$(PINGYI) serve --host $(HOST) --port $(PORT)
 
 test: install system-packages
 	$(PY) -m pytest -n 2 --dist loadgroup

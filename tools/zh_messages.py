@@ -219,4 +219,11 @@ ZH = {
     'total': '合计',
     'withdrawn': '已撤销',
     "Last year's campaign (for year-over-year rules)": "上一年度的测评活动（用于逐年升降规则）",
+    # front page
+    "pingyi · assessment polling": "评议 · 基层党组织量化考核测评",
+    "Enter a voting code": "输入测评码投票",
+    "Staff sign-in": "管理后台登录",
+    "%(orgs)d organisations (%(villages)d villages and communities), %(cadres)d cadres, %(residents)d residents.":
+        "组织 %(orgs)d 个（其中村、社区 %(villages)d 个），干部 %(cadres)d 人，群众 %(residents)d 人。",
+    "No campaign yet. Run `pingyi demo` for demo data.": "还没有测评活动。运行 pingyi demo 生成演示数据。",
 }

@@ -63,8 +63,11 @@ def _print_where(folder: Path) -> None:
         click.echo(f"测评票（二维码）：{slips}（{SLIP_COUNT} 张，对应测评码另见 {folder / f'codes-{SLIP_SHEET}.csv'}）")
     secret = folder / "demo_admin.txt"
     if secret.exists():
+        from flask import current_app
+
         username, password = secret.read_text().split()
-        click.echo(f"管理员登录：用户名 {username}  密码 {password}（保存在 {secret}）")
+        base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        click.echo(f"管理员登录：{base}/admin/  用户名 {username}  密码 {password}（保存在 {secret}）")
 
 
 COMMANDS = [demo_command]

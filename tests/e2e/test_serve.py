@@ -25,7 +25,7 @@ def test_pingyi_serves_the_demo_campaign_on_localhost(tmp_path):
         done = subprocess.run([BIN / "pingyi", *command], env=env, capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 0, done.stderr
-    assert "管理员登录：用户名 admin" in done.stdout
+    assert "/admin/  用户名 admin" in done.stdout
     port = free_port()
     server = subprocess.Popen([BIN / "pingyi", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

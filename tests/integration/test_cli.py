@@ -62,7 +62,7 @@ def test_demo_seeds_a_district_of_3_towns_24_villages_and_an_open_campaign(pingy
     campaign = db.session.scalar(select(Campaign))
     assert campaign.status == "open" and len(campaign.definitions) == 4
     assert db.session.scalar(select(func.count()).select_from(BallotSheet)) == 75
-    assert "管理员登录：用户名 admin  密码 " in result.output
+    assert "管理员登录：http://127.0.0.1:5000/admin/  用户名 admin  密码 " in result.output
     secret = instance / "demo" / "demo_admin.txt"
     password = secret.read_text().split()[1]
     assert password in result.output
