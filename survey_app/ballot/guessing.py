@@ -6,6 +6,7 @@ the ballot's hot path, where Flask-Limiter's full per-request machinery was not.
 """
 from __future__ import annotations
 
+from flask import current_app
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
@@ -16,7 +17,8 @@ _LIMITS = parse_many(WRONG_CODES)
 
 
 def _key() -> tuple[str, str]:
-    return ("wrong-code", get_remote_address())
+    # the same prefix Flask-Limiter uses, so servers sharing a Redis can keep their counts apart
+    return (f"{current_app.config.get('RATELIMIT_KEY_PREFIX', '')}wrong-code", get_remote_address())
 
 
 def blocked() -> bool:

@@ -9,8 +9,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp
-from survey_app.ballot.forms import NONCE_FIELDS, answers_from, ballot_form_class, quick_answers, seconds_since, start_stamp
-from survey_app.ballot.routes import FORM_TYPES, done_page, message
+from survey_app.ballot.forms import ballot_form_class, seconds_since, start_stamp
+from survey_app.ballot.routes import done_page, message
+from survey_app.ballot.submission import read_submission
 from survey_app.extensions import limiter
 from survey_app.services import casting, posters
 from survey_app.services.casting import AnswerError
@@ -66,25 +67,17 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
         form = form_class(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
         return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
                                subjects=info.labels, open_mode=True)
-    if request.mimetype not in FORM_TYPES:
-        return message("bad_request", 415)
-    fields = request.form
-    if request.files or any(len(fields.getlist(n)) > 1 for n in fields) or \
-            any(n not in info.fields and n not in NONCE_FIELDS for n in fields):
-        return message("bad_request", 400)
-    nonce = fields.get("nonce", "")
-    answers = quick_answers(fields, info) if 8 <= len(nonce) <= 64 else None
-    if answers is None:
-        form = form_class()
-        if not form.validate():
-            if "csrf_token" in form.errors or "nonce" in form.errors:
-                return message("expired", 400)
-            return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
-                                   subjects=info.labels, open_mode=True, invalid=True), 422
-        answers = answers_from(form, info.questionnaire, info.subjects)
+    submitted = read_submission(info, form_class)
+    if submitted.refusal:
+        return message(*submitted.refusal)
+    if submitted.answers is None:
+        return render_template("ballot/sheet.html", form=submitted.invalid_form, info=info,
+                               questionnaire=info.questionnaire, subjects=info.labels, open_mode=True,
+                               invalid=True), 422
     try:
-        result = posters.cast_open_ballot(context, answers, nonce=nonce, address=get_remote_address(),
-                                          duration=casting.duration_bucket(seconds_since(fields.get("started", ""))))
+        result = posters.cast_open_ballot(context, submitted.answers, nonce=submitted.nonce,
+                                          address=get_remote_address(),
+                                          duration=casting.duration_bucket(seconds_since(submitted.started)))
     except AnswerError:
         return message("bad_request", 400)
     if result.status not in ("cast", "recorded"):

@@ -9,15 +9,13 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp, guessing
-from survey_app.ballot.forms import (
-    NONCE_FIELDS, CodeForm, answers_from, ballot_form_class, quick_answers, seconds_since, start_stamp,
-)
+from survey_app.ballot.forms import CodeForm, ballot_form_class, seconds_since, start_stamp
+from survey_app.ballot.submission import read_submission
 from survey_app.extensions import limiter, select_locale
 from survey_app.services import casting, tokens
 from survey_app.services.casting import AnswerError, TokenContext
 from survey_app.services.sheets import SheetInfo
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REFUSALS = {"unknown": 404, "void": 410, "not_open": 403, "closed": 403, "used": 409}
 
 
@@ -77,26 +75,16 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
         form = _form_class(info, context)(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
         return _page(info, form)
 
-    if request.mimetype not in FORM_TYPES:
-        return message("bad_request", 415)
-    fields = request.form
-    if request.files or any(len(fields.getlist(name)) > 1 for name in fields) or \
-            any(name not in info.fields and name not in NONCE_FIELDS for name in fields):
-        return message("bad_request", 400)
-    nonce = fields.get("nonce", "")
-    answers = quick_answers(fields, info) if 8 <= len(nonce) <= 64 else None
-    if answers is None:  # something is missing or off: let WTForms say what, item by item
-        form = _form_class(info, context)()
-        if not form.validate():
-            if "csrf_token" in form.errors or "nonce" in form.errors:
-                return message("expired", 400)
-            if context.status == "used":  # a resend after the ballot was stored
-                return _after_cast(normal, form.nonce.data)
-            return _page(info, form, 422, invalid=True)
-        answers = answers_from(form, info.questionnaire, info.subjects)
+    submitted = read_submission(info, _form_class(info, context))
+    if submitted.refusal:
+        return message(*submitted.refusal)
+    if submitted.answers is None:
+        if context.status == "used":  # a resend after the ballot was stored
+            return _after_cast(normal, submitted.nonce)
+        return _page(info, submitted.invalid_form, 422, invalid=True)
     try:
-        result = casting.cast_ballot(normal, answers, nonce=nonce, context=context,
-                                     duration=casting.duration_bucket(seconds_since(fields.get("started", ""))))
+        result = casting.cast_ballot(normal, submitted.answers, nonce=submitted.nonce, context=context,
+                                     duration=casting.duration_bucket(seconds_since(submitted.started)))
     except AnswerError:
         return message("bad_request", 400)
     if result.status in ("cast", "recorded"):
