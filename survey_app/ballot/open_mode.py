@@ -61,10 +61,12 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
     if _voted(context.poster_id):
         return message("voted_here", 409)
     info = context.sheet
-    form_class = ballot_form_class((context.sheet_id, str(context.campaign.opened_at)), info.questionnaire,
-                                   info.subjects)
+    def form_class() -> type:
+        return ballot_form_class((context.sheet_id, str(context.campaign.opened_at)), info.questionnaire,
+                                 info.subjects)
+
     if request.method == "GET":
-        form = form_class(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
+        form = form_class()(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
         return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
                                subjects=info.labels, open_mode=True)
     submitted = read_submission(info, form_class)

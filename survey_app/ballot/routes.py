@@ -75,7 +75,7 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
         form = _form_class(info, context)(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
         return _page(info, form)
 
-    submitted = read_submission(info, _form_class(info, context))
+    submitted = read_submission(info, lambda: _form_class(info, context))
     if submitted.refusal:
         return message(*submitted.refusal)
     if submitted.answers is None:

@@ -5,6 +5,7 @@ goes through the WTForms form, which says item by item what is missing or off.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import request
@@ -26,7 +27,8 @@ class Submission:
     started: str = ""
 
 
-def read_submission(info: SheetInfo, form_class: type) -> Submission:
+def read_submission(info: SheetInfo, form_class: Callable[[], type]) -> Submission:
+    """``form_class`` is called only when WTForms is needed: building its key costs a locale lookup."""
     if request.mimetype not in FORM_TYPES:
         return Submission(refusal=("bad_request", 415))
     fields = request.form
@@ -37,7 +39,7 @@ def read_submission(info: SheetInfo, form_class: type) -> Submission:
     answers = quick_answers(fields, info) if 8 <= len(nonce) <= 64 else None
     if answers is not None:
         return Submission(answers=answers, nonce=nonce, started=started)
-    form = form_class()
+    form = form_class()()
     if form.validate():
         return Submission(answers=answers_from(form, info.questionnaire, info.subjects), nonce=form.nonce.data,
                           started=started)
