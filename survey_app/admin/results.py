@@ -21,7 +21,7 @@ from survey_app.admin.campaigns import _campaign
 from survey_app.extensions import db
 from survey_app.models import GradeRecord, Organisation, Person, RectificationLine
 from survey_app.services import audit
-from survey_app.services.analysis import AnalysisInputError, analyze_campaign
+from survey_app.services.analysis import AnalysisInputError
 from survey_app.services.grading import GradingInputError, grade_campaign
 from survey_app.services.ledger_files import write_ledger
 
@@ -53,7 +53,7 @@ def run_grading(slug: str) -> Response:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        outcome = grade_campaign(campaign, analyze_campaign(campaign), actor=current_user)
+        outcome = grade_campaign(campaign, actor=current_user)
     except (AnalysisInputError, GradingInputError, ValueError) as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -55,14 +55,14 @@ def _campaign(ctx: click.Context, slug: str):  # type: ignore[no-untyped-def]
     from flask.cli import ScriptInfo
 
     from survey_app.cli.campaigns import _campaign as find
-    from survey_app.services.analysis import AnalysisInputError, analyze_campaign
+    from survey_app.services.analysis import AnalysisInputError
     from survey_app.services.grading import grade_campaign
 
     app = ctx.ensure_object(ScriptInfo).load_app()
     with app.app_context():
         c = find(slug)
         try:
-            return grade_campaign(c, analyze_campaign(c), actor="cli")
+            return grade_campaign(c, actor="cli")
         except (AnalysisInputError, GradingInputError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
 

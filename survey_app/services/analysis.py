@@ -79,12 +79,13 @@ def run(frame: pd.DataFrame, library: Mapping[str, Definition], scheme: Scheme |
 
 
 def analyze_campaign(campaign: object, *, progress: Callable[[str], None] | None = None,
-                     **options: object) -> AnalysisResult:
+                     ratings: pd.DataFrame | None = None, **options: object) -> AnalysisResult:
+    """``ratings``: the campaign's export when the caller already has it (grading does)."""
     from survey_app.services.campaigns import frozen_definitions
     from survey_app.services.export import ratings_frame
 
     library = frozen_definitions(campaign)  # type: ignore[arg-type]
-    frame = ratings_frame(campaign)  # type: ignore[arg-type]
+    frame = ratings if ratings is not None else ratings_frame(campaign)  # type: ignore[arg-type]
     if frame.empty:
         raise AnalysisInputError("该测评活动还没有选票")
     scheme = library.get(getattr(campaign, "scheme_key", "") or "")

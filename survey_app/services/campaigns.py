@@ -125,30 +125,6 @@ def get_campaign(slug: str) -> Campaign:
     return campaign
 
 
-_FROZEN: dict[tuple[str, int, str], dict[str, Definition]] = {}
-
-
-def sheet_definition(sheet: BallotSheet) -> tuple[Questionnaire, list[str]]:
-    """The sheet's frozen questionnaire and its subject keys in order.
-
-    An open campaign's definitions never change, so they are parsed once per process.
-    """
-    campaign = sheet.campaign
-    stamp = (str(db.engine.url), campaign.id, str(campaign.opened_at))
-    library = _FROZEN.get(stamp) if campaign.status != "draft" else None
-    if library is None:
-        library = frozen_definitions(campaign)
-        if campaign.status != "draft":
-            _FROZEN[stamp] = library
-    questionnaire = library[sheet.questionnaire_key]
-    if not isinstance(questionnaire, Questionnaire):
-        raise CampaignError(f"测评表“{sheet.questionnaire_key}”不是问卷")
-    subjects = list(db.session.scalars(select(SheetSubject.subject_key)
-                                       .where(SheetSubject.sheet_id == sheet.id)
-                                       .order_by(SheetSubject.position)))
-    return questionnaire, subjects
-
-
 def add_sheets_for(campaign: Campaign, questionnaire_key: str, rater_group: str, org: Organisation,
                    *, actor: object = "cli") -> list[BallotSheet]:
     """Sheets for an organisation's subtree: one per village for an organisation questionnaire,

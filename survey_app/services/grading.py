@@ -15,7 +15,6 @@ import pandas as pd
 from sqlalchemy import delete, select
 
 from analysis.grading import GradeResult, grade, rectification_lines
-from analysis.pipeline import AnalysisResult
 from forms.schema import Checklist, Definition, Questionnaire, Scheme
 from survey_app.specs import grading_spec
 
@@ -164,13 +163,15 @@ def weak_dimensions(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mappin
     return pd.DataFrame(rows)
 
 
-def grade_campaign(campaign: object, analysis: AnalysisResult, *, actor: object = "cli") -> GradingOutcome:
-    """Grade a campaign from its analysis, checklist and vetoes; store grades and open ledger lines."""
+def grade_campaign(campaign: object, *, actor: object = "cli") -> GradingOutcome:
+    """Analyse and grade a campaign from its ballots, checklist and vetoes; store grades and open
+    ledger lines. The ratings are exported once and serve the analysis and the vote shares."""
     from survey_app.extensions import db
     from survey_app.models import (
         ChecklistScore, GradeRecord, Organisation, Person, RectificationLine, VetoMark,
     )
     from survey_app.services import audit
+    from survey_app.services.analysis import analyze_campaign
     from survey_app.services.campaigns import frozen_definitions
     from survey_app.services.export import ratings_frame
 
@@ -202,9 +203,11 @@ def grade_campaign(campaign: object, analysis: AnalysisResult, *, actor: object 
             select(GradeRecord.subject_key.label("subject"), GradeRecord.grade)
             .where(GradeRecord.campaign_id == campaign.previous_id)).all(), columns=["subject", "grade"])  # type: ignore[attr-defined]
     has_checklist = any(c.source == "checklist_total" for c in scheme.components)
+    ratings = ratings_frame(campaign)  # type: ignore[arg-type]
+    analysis = analyze_campaign(campaign, ratings=ratings)
     outcome = grade_tables(scheme, library, analysis.results, subjects=pd.DataFrame(subjects),
                            checklist_scores=scores if has_checklist else None, vetoes=vetoes,
-                           ratings=ratings_frame(campaign), previous=previous)  # type: ignore[arg-type]
+                           ratings=ratings, previous=previous)
     _store(campaign, outcome, GradeRecord, RectificationLine, db)
     audit.record(actor, "grade_campaign", campaign.slug, subjects=len(outcome.result.grades),  # type: ignore[attr-defined]
                  ledger_lines=len(outcome.ledger))

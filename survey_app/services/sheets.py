@@ -82,3 +82,9 @@ def _build(sheet_id: int) -> SheetInfo:
     return SheetInfo(sheet.id, sheet.key, sheet.title, sheet.rater_group, org.name if org else "",
                      campaign.id, campaign.name, questionnaire, tuple(s for s, _ in rows),
                      tuple((s, label) for s, label in rows), fields)
+
+
+def sheet_definition(sheet: BallotSheet) -> tuple[Questionnaire, list[str]]:
+    """The sheet's frozen questionnaire and its subject keys in order (from :func:`sheet_info`)."""
+    info = sheet_info(sheet.id, sheet.campaign.opened_at, sheet.campaign.status)
+    return info.questionnaire, list(info.subjects)

@@ -17,7 +17,7 @@ from forms.schema import Questionnaire
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, Organisation, Person
 from survey_app.services import checklists, tokens
-from survey_app.services.campaigns import sheet_definition
+from survey_app.services.sheets import sheet_definition
 from survey_app.services.casting import AnswerIn, cast_ballot
 
 GROUP_LEANING = {"masses": 0.0, "member": 0.35, "village_rep": 0.15, "town_cadre": 0.25}

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from survey_app.extensions import db
 from survey_app.models import Ballot, Token
 from survey_app.services import tokens
-from survey_app.services.campaigns import sheet_definition
+from survey_app.services.sheets import sheet_definition
 from survey_app.services.casting import AnswerIn, cast_ballot
 from tests.factories import full_answers, open_campaign
 

@@ -85,7 +85,7 @@ def test_voter_pages_never_touch_staff_login_state(app, voter):
     page = voter.open(code)
     cookies = [c.split("=")[0] for c in page.headers.getlist("Set-Cookie")]
     assert cookies == ["session"]
-    from survey_app.services.campaigns import sheet_definition
+    from survey_app.services.sheets import sheet_definition
     from tests.factories import full_answers
     q, subjects = sheet_definition(sheets["V1"])
     done = voter.client.post(f"/t/{code}", data={**voter.hidden(page.get_data(as_text=True)),

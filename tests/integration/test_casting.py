@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, Token
 from survey_app.services import tokens
-from survey_app.services.campaigns import sheet_definition
+from survey_app.services.sheets import sheet_definition
 from tests.conftest import Voter
 from tests.factories import full_answers, open_campaign
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from survey_app.extensions import db
 from survey_app.models import Ballot
 from survey_app.services import posters
-from survey_app.services.campaigns import sheet_definition
+from survey_app.services.sheets import sheet_definition
 from survey_app.services.export import ratings_frame
 from survey_app.services.turnout import turnout
 from tests.conftest import Voter

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from survey_app.extensions import db
 from survey_app.models import Answer, AuditEntry, Ballot, Campaign, Token, TokenBatch
 from survey_app.services import campaigns, posters, rehearsal, tokens
-from survey_app.services.campaigns import sheet_definition
+from survey_app.services.sheets import sheet_definition
 from survey_app.services.export import ratings_frame
 from tests.conftest import Voter, make_staff
 from tests.factories import full_answers, open_campaign
