@@ -13,14 +13,16 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Engine
 
 from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, BallotSheet, Campaign, Token, TokenBatch
+from survey_app.services import driver
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.tokens import code_hash
 from survey_app.services.writelock import serialized_writes
@@ -51,7 +53,7 @@ class TokenContext:
     sheet_id: int
     campaign_id: int
     campaign_status: str
-    opened_at: datetime | None
+    opened_at: str | None  # as the database returns it: a stamp for caches, never shown
     rehearsal: bool = False
 
     @property
@@ -87,37 +89,28 @@ _LOOKUP = (select(TOKENS.c.id, TOKENS.c.status, TokenBatch.voided_at, BallotShee
            .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id))
 
 
-# Statements built once: under load, building and keying a statement per call costs more than SQLite.
+# Statements built once, run through survey_app.services.driver: see there for why.
 _LOOKUP_BY_HASH = _LOOKUP.where(TOKENS.c.code_hash == bindparam("code_hash"))
 _CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.status == "unused")
           .values(status="used", idempotency_hash=bindparam("idem")))
+_CLAIMED = select(TOKENS.c.status, TOKENS.c.idempotency_hash).where(TOKENS.c.id == bindparam("token_id"))
 _INSERT_BALLOT = BALLOTS.insert()
+_BALLOT_COLUMNS = ("id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint")
 _INSERT_ANSWERS = ANSWERS.insert()
-
-
-_READERS: dict[int, tuple[object, object]] = {}
-
-
-def _reader():  # type: ignore[no-untyped-def]
-    """The app's engine in autocommit mode, made once: a read then needs no ROLLBACK round trip."""
-    engine = db.engine
-    if engine.dialect.name == "sqlite":  # pysqlite opens no transaction for a SELECT anyway
-        return engine
-    entry = _READERS.get(id(engine))
-    if entry is None or entry[0] is not engine:  # keep the engine itself: ids of dead engines recur
-        entry = _READERS[id(engine)] = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
-    return entry[1]
+_ANSWER_COLUMNS = ("ballot_id", "subject_key", "item_key", "choice", "value")
 
 
 def lookup(code: str) -> TokenContext | None:
-    # A plain read on an autocommit connection: no ORM session, no transaction to roll back.
-    with _reader().connect() as connection:
-        row = connection.execute(_LOOKUP_BY_HASH, {"code_hash": code_hash(code)}).first()
+    engine = db.engine
+    statement = driver.compiled(engine, _LOOKUP_BY_HASH, ("code_hash",))
+    with driver.reading(engine) as cursor:
+        cursor.execute(statement.sql, statement.bind((code_hash(code),)))
+        row = cursor.fetchone()
     if row is None:
         return None
-    status = "void" if row.voided_at is not None else row.status
-    return TokenContext(row.id, status, row.sheet_id, row.campaign_id, row.campaign_status, row.opened_at,
-                        bool(row.rehearsal))
+    token_id, status, voided_at, sheet_id, campaign_id, campaign_status, opened_at, rehearsal = row
+    return TokenContext(token_id, "void" if voided_at is not None else status, sheet_id, campaign_id,
+                        campaign_status, str(opened_at) if opened_at is not None else None, bool(rehearsal))
 
 
 def gate(context: TokenContext | None) -> Status | None:
@@ -187,28 +180,32 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 
 def _claim_and_store(context: TokenContext, idem: str, answers: list[AnswerIn], mode: str,
                      duration: str | None) -> CastResult:
-    """One Core transaction on its own connection: committed whole, or rolled back whole."""
-    with db.engine.begin() as connection:
-        claimed = connection.execute(_CLAIM, {"token_id": context.token_id, "idem": idem}).rowcount
-        if claimed == 1:
-            ballot_id = _store(connection, context.sheet_id, "rehearsal" if context.rehearsal else mode,
-                               answers, duration)
+    """One transaction on its own connection: committed whole, or rolled back whole."""
+    engine = db.engine
+    claim = driver.compiled(engine, _CLAIM, ("token_id", "idem"))
+    with driver.transaction(engine) as cursor:
+        cursor.execute(claim.sql, claim.bind((context.token_id, idem)))
+        if cursor.rowcount == 1:
+            ballot_id = store(cursor, engine, context.sheet_id, "rehearsal" if context.rehearsal else mode,
+                              answers, duration)
             return CastResult("cast", ballot_id)
-        stored = connection.execute(select(TOKENS.c.status, TOKENS.c.idempotency_hash)
-                                    .where(TOKENS.c.id == context.token_id)).one()
-    if stored.status == "used" and hmac.compare_digest(stored.idempotency_hash or "", idem):
+        claimed = driver.compiled(engine, _CLAIMED, ("token_id",))
+        cursor.execute(claimed.sql, claimed.bind((context.token_id,)))
+        status, stored_idem = cursor.fetchone()
+    if status == "used" and hmac.compare_digest(stored_idem or "", idem):
         return CastResult("recorded")
-    return CastResult("void" if stored.status == "void" else "used")
+    return CastResult("void" if status == "void" else "used")
 
 
-def _store(connection: object, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
-           fingerprint: str | None = None) -> str:
+def store(cursor: Any, engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn],
+          duration: str | None, fingerprint: str | None = None) -> str:
+    """Insert a ballot and its answers inside the caller's driver transaction; return its new id."""
     ballot_id = secrets.token_hex(16)
-    connection.execute(_INSERT_BALLOT, {"id": ballot_id, "sheet_id": sheet_id, "mode": mode,  # type: ignore[attr-defined]
-                                        "day": today(), "duration_bucket": duration, "fingerprint": fingerprint})
-    connection.execute(_INSERT_ANSWERS, [  # type: ignore[attr-defined]
-        {"ballot_id": ballot_id, "subject_key": a.subject, "item_key": a.item,
-         "choice": a.choice, "value": a.value} for a in answers])
+    ballot = driver.compiled(engine, _INSERT_BALLOT, _BALLOT_COLUMNS)
+    cursor.execute(ballot.sql, ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()),
+                                            duration, fingerprint)))
+    rows = driver.compiled(engine, _INSERT_ANSWERS, _ANSWER_COLUMNS)
+    cursor.executemany(rows.sql, [rows.bind((ballot_id, a.subject, a.item, a.choice, a.value)) for a in answers])
     return ballot_id
 
 

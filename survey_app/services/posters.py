@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, OpenReceipt, Poster
 from survey_app.models._time import utcnow
-from survey_app.services import audit
-from survey_app.services.casting import AnswerIn, CastResult, _store, check_answers
+from survey_app.services import audit, driver
+from survey_app.services.casting import AnswerIn, CastResult, check_answers, store
 from survey_app.services.sheets import SheetInfo, sheet_info
+from survey_app.services.writelock import serialized_writes
+
+_INSERT_RECEIPT = OpenReceipt.__table__.insert()
 
 
 class PosterError(ValueError):
@@ -90,17 +92,13 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
     check_answers(answers, context.sheet)
     key = current_app.config["TOKEN_KEY"].encode()
     receipt = hmac.new(key, f"open:{context.poster_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
-    connection = db.session.connection()
+    engine = db.engine
+    insert_receipt = driver.compiled(engine, _INSERT_RECEIPT, ("poster_id", "nonce_hash"))
     try:
-        connection.execute(OpenReceipt.__table__.insert().values(poster_id=context.poster_id,
-                                                                 nonce_hash=receipt))
-        ballot_id = _store(connection, context.sheet_id, "rehearsal" if campaign.rehearsal else "open",
-                           answers, duration, fingerprint(campaign, address))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+        with serialized_writes(), driver.transaction(engine) as cursor:
+            cursor.execute(insert_receipt.sql, insert_receipt.bind((context.poster_id, receipt)))
+            ballot_id = store(cursor, engine, context.sheet_id, "rehearsal" if campaign.rehearsal else "open",
+                              answers, duration, fingerprint(campaign, address))
+    except engine.dialect.loaded_dbapi.IntegrityError:  # this receipt is stored: the same form sent again
         return CastResult("recorded")
-    except Exception:
-        db.session.rollback()
-        raise
     return CastResult("cast", ballot_id)

@@ -158,6 +158,9 @@ def test_wrong_code_limits_are_shared_between_servers_through_redis(app, instanc
     for n in range(21):
         server = first if n % 2 else second
         statuses.append(Voter(server).client.get(f"/t/{tokens.display(tokens.new_code())}").status_code)
+    for server in (first, second):
+        with server.app_context():
+            db.engine.dispose()
     assert statuses[:20] == [404] * 20 and statuses[20] == 429
     import redis
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
