@@ -22,9 +22,11 @@ def _key() -> tuple[str, str]:
 
 
 def blocked() -> bool:
-    return not all(limiter.limiter.test(item, *_key()) for item in _LIMITS)
+    key = _key()
+    return not all(limiter.limiter.test(item, *key) for item in _LIMITS)
 
 
 def count_miss() -> None:
+    key = _key()
     for item in _LIMITS:
-        limiter.limiter.hit(item, *_key())
+        limiter.limiter.hit(item, *key)

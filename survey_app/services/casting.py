@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -56,7 +58,7 @@ class TokenContext:
     opened_at: str | None  # as the database returns it: a stamp for caches, never shown
     rehearsal: bool = False
 
-    @property
+    @cached_property  # the view and the casting service both read it
     def sheet(self) -> SheetInfo:
         return sheet_info(self.sheet_id, self.opened_at, self.campaign_status)
 
@@ -171,24 +173,18 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
     if refusal is not None or context is None:
         return CastResult(refusal or "unknown")
     check_answers(answers, context.sheet)
-    # The UPDATE is the first write: SQLite (pysqlite) begins its write transaction there, and
-    # PostgreSQL at READ COMMITTED evaluates its WHERE against the latest committed row.
     idem = _nonce_hash(code, nonce)
-    with serialized_writes():
-        return _claim_and_store(context, idem, answers, mode, duration)
-
-
-def _claim_and_store(context: TokenContext, idem: str, answers: list[AnswerIn], mode: str,
-                     duration: str | None) -> CastResult:
-    """One transaction on its own connection: committed whole, or rolled back whole."""
     engine = db.engine
+    ballot = new_ballot(engine, context.sheet_id, "rehearsal" if context.rehearsal else mode, answers, duration)
     claim = driver.compiled(engine, _CLAIM, ("token_id", "idem"))
-    with driver.transaction(engine) as cursor:
+    # Everything but the statements is ready before the writers' queue is joined. The UPDATE is
+    # the first write: SQLite (pysqlite) begins its write transaction there, and PostgreSQL at
+    # READ COMMITTED evaluates its WHERE against the latest committed row.
+    with driver.transaction(engine, guard=serialized_writes) as cursor:
         cursor.execute(claim.sql, claim.bind((context.token_id, idem)))
         if cursor.rowcount == 1:
-            ballot_id = store(cursor, engine, context.sheet_id, "rehearsal" if context.rehearsal else mode,
-                              answers, duration)
-            return CastResult("cast", ballot_id)
+            ballot.store(cursor)
+            return CastResult("cast", ballot.ballot_id)
         claimed = driver.compiled(engine, _CLAIMED, ("token_id",))
         cursor.execute(claimed.sql, claimed.bind((context.token_id,)))
         status, stored_idem = cursor.fetchone()
@@ -197,16 +193,30 @@ def _claim_and_store(context: TokenContext, idem: str, answers: list[AnswerIn], 
     return CastResult("void" if status == "void" else "used")
 
 
-def store(cursor: Any, engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn],
-          duration: str | None, fingerprint: str | None = None) -> str:
-    """Insert a ballot and its answers inside the caller's driver transaction; return its new id."""
+@dataclass(frozen=True)
+class NewBallot:
+    """A ballot's rows, bound and ready: storing them is two statements and nothing else."""
+
+    ballot_id: str
+    ballot: driver.DriverStatement
+    ballot_row: Sequence[Any] | Mapping[str, Any]
+    answers: driver.DriverStatement
+    answer_rows: list[Sequence[Any] | Mapping[str, Any]]
+
+    def store(self, cursor: Any) -> None:
+        cursor.execute(self.ballot.sql, self.ballot_row)
+        cursor.executemany(self.answers.sql, self.answer_rows)
+
+
+def new_ballot(engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
+               fingerprint: str | None = None) -> NewBallot:
     ballot_id = secrets.token_hex(16)
     ballot = driver.compiled(engine, _INSERT_BALLOT, _BALLOT_COLUMNS)
-    cursor.execute(ballot.sql, ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()),
-                                            duration, fingerprint)))
     rows = driver.compiled(engine, _INSERT_ANSWERS, _ANSWER_COLUMNS)
-    cursor.executemany(rows.sql, [rows.bind((ballot_id, a.subject, a.item, a.choice, a.value)) for a in answers])
-    return ballot_id
+    return NewBallot(ballot_id, ballot,
+                     ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()), duration,
+                                  fingerprint)),
+                     rows, [rows.bind((ballot_id, a.subject, a.item, a.choice, a.value)) for a in answers])
 
 
 def recorded_before(code: str, nonce: str) -> bool:

@@ -9,8 +9,8 @@ fork behave as everywhere else.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -63,17 +63,23 @@ def date_param(engine: Engine, day: date) -> date | str:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Any]:
-    """A DBAPI cursor in one transaction: committed on a clean exit, rolled back on any error."""
+def transaction(engine: Engine, guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> Iterator[Any]:
+    """A DBAPI cursor in one transaction: committed on a clean exit, rolled back on any error.
+
+    ``guard`` (such as the SQLite writers' queue) is held around the statements and the commit
+    only; taking the connection from the pool and giving it back happen outside it.
+    """
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
-            yield cursor
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
+            with guard():
+                try:
+                    yield cursor
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
         finally:
             cursor.close()
     finally:

@@ -19,7 +19,7 @@ from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, OpenReceipt, Poster
 from survey_app.models._time import utcnow
 from survey_app.services import audit, driver
-from survey_app.services.casting import AnswerIn, CastResult, check_answers, store
+from survey_app.services.casting import AnswerIn, CastResult, check_answers, new_ballot
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.writelock import serialized_writes
 
@@ -94,11 +94,12 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
     receipt = hmac.new(key, f"open:{context.poster_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
     engine = db.engine
     insert_receipt = driver.compiled(engine, _INSERT_RECEIPT, ("poster_id", "nonce_hash"))
+    ballot = new_ballot(engine, context.sheet_id, "rehearsal" if campaign.rehearsal else "open", answers,
+                        duration, fingerprint(campaign, address))
     try:
-        with serialized_writes(), driver.transaction(engine) as cursor:
+        with driver.transaction(engine, guard=serialized_writes) as cursor:
             cursor.execute(insert_receipt.sql, insert_receipt.bind((context.poster_id, receipt)))
-            ballot_id = store(cursor, engine, context.sheet_id, "rehearsal" if campaign.rehearsal else "open",
-                              answers, duration, fingerprint(campaign, address))
+            ballot.store(cursor)
     except engine.dialect.loaded_dbapi.IntegrityError:  # this receipt is stored: the same form sent again
         return CastResult("recorded")
-    return CastResult("cast", ballot_id)
+    return CastResult("cast", ballot.ballot_id)

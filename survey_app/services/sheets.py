@@ -6,10 +6,12 @@ every voter: the hot path of casting reads no definition and builds no form.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from forms.builder import field_name
 from forms.schema import Questionnaire
@@ -45,10 +47,20 @@ class SheetInfo:
 
 
 _CACHE: dict[tuple[str, int, str], SheetInfo] = {}
+_URLS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def sheet_info(sheet_id: int, opened_at: datetime | None, campaign_status: str) -> SheetInfo:
-    stamp = (str(db.engine.url), sheet_id, str(opened_at))
+def _database(engine: Engine) -> str:
+    """The engine's URL as a cache key; rendering it on every ballot cost more than the lookup."""
+    url = _URLS.get(engine)
+    if url is None:
+        url = _URLS[engine] = str(engine.url)
+    return url
+
+
+def sheet_info(sheet_id: int, opened_at: datetime | str | None, campaign_status: str) -> SheetInfo:
+    """``opened_at`` only tells one opening of a campaign from another (a rehearsal reset reopens it)."""
+    stamp = (_database(db.engine), sheet_id, str(opened_at))
     info = _CACHE.get(stamp) if campaign_status != "draft" else None
     if info is None:
         info = _build(sheet_id)
