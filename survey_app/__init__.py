@@ -26,6 +26,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:  # n
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # The server checkpoints outside its writers' queue (services.writelock); SQLite's own
+        # checkpoint is the safety net, and a log grown by a bulk import is cut back after it.
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        cursor.execute("PRAGMA journal_size_limit=67108864")
         cursor.close()
 
 
