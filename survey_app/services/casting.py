@@ -98,7 +98,6 @@ _CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.s
 _CLAIMED = select(TOKENS.c.status, TOKENS.c.idempotency_hash).where(TOKENS.c.id == bindparam("token_id"))
 _INSERT_BALLOT = BALLOTS.insert()
 _BALLOT_COLUMNS = ("id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint")
-_INSERT_ANSWERS = ANSWERS.insert()
 _ANSWER_COLUMNS = ("ballot_id", "subject_key", "item_key", "choice", "value")
 
 
@@ -200,23 +199,27 @@ class NewBallot:
     ballot_id: str
     ballot: driver.DriverStatement
     ballot_row: Sequence[Any] | Mapping[str, Any]
-    answers: driver.DriverStatement
-    answer_rows: list[Sequence[Any] | Mapping[str, Any]]
+    answers: driver.DriverStatement | None  # None for a sheet with nothing to answer
+    answer_rows: Sequence[Any] | Mapping[str, Any]
 
     def store(self, cursor: Any) -> None:
         cursor.execute(self.ballot.sql, self.ballot_row)
-        cursor.executemany(self.answers.sql, self.answer_rows)
+        if self.answers is not None:
+            cursor.execute(self.answers.sql, self.answer_rows)
 
 
 def new_ballot(engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
                fingerprint: str | None = None) -> NewBallot:
     ballot_id = secrets.token_hex(16)
     ballot = driver.compiled(engine, _INSERT_BALLOT, _BALLOT_COLUMNS)
-    rows = driver.compiled(engine, _INSERT_ANSWERS, _ANSWER_COLUMNS)
+    rows = driver.insert_rows(engine, ANSWERS, _ANSWER_COLUMNS, len(answers)) if answers else None
+    values: list[Any] = []
+    for a in answers:
+        values += (ballot_id, a.subject, a.item, a.choice, a.value)
     return NewBallot(ballot_id, ballot,
                      ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()), duration,
                                   fingerprint)),
-                     rows, [rows.bind((ballot_id, a.subject, a.item, a.choice, a.value)) for a in answers])
+                     rows, rows.bind(values) if rows is not None else ())
 
 
 def recorded_before(code: str, nonce: str) -> bool:

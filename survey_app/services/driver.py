@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement, Insert
 
@@ -40,10 +41,11 @@ class DriverStatement:
 _COMPILED: dict[tuple[str, int, tuple[str, ...]], DriverStatement] = {}
 
 
-def compiled(engine: Engine, statement: ClauseElement, names: Sequence[str]) -> DriverStatement:
+def compiled(engine: Engine, statement: ClauseElement, names: Sequence[str], *,
+             cache: bool = True) -> DriverStatement:
     """``names`` are the parameters a caller will pass (an INSERT's columns); compiled once per dialect."""
     key = (engine.dialect.name + engine.dialect.driver, id(statement), tuple(names))
-    found = _COMPILED.get(key)
+    found = _COMPILED.get(key) if cache else None
     if found is None:
         columns = list(names) if isinstance(statement, Insert) else None  # an UPDATE would SET them
         done = statement.compile(dialect=engine.dialect, column_keys=columns)
@@ -53,7 +55,25 @@ def compiled(engine: Engine, statement: ClauseElement, names: Sequence[str]) -> 
         missing = {done.bind_names[bind] for bind in done.binds.values() if bind.required} - set(names)
         if missing:
             raise ValueError(f"parameters without a value: {sorted(missing)}")
-        found = _COMPILED[key] = DriverStatement(done.string, tuple(names), order, defaults)
+        found = DriverStatement(done.string, tuple(names), order, defaults)
+        if cache:
+            _COMPILED[key] = found
+    return found
+
+
+def insert_rows(engine: Engine, table: Table, columns: Sequence[str], count: int) -> DriverStatement:
+    """One INSERT of ``count`` rows, taking the rows' values one after another.
+
+    A ballot's answers go in as one statement: psycopg otherwise sends one per answer, and even
+    SQLite's executemany steps its statement once per row.
+    """
+    key = (engine.dialect.name + engine.dialect.driver, id(table), (*columns, str(count)))
+    found = _COMPILED.get(key)
+    if found is None:
+        names = [f"{column}_{n}" for n in range(count) for column in columns]
+        statement = table.insert().values([{column: bindparam(f"{column}_{n}") for column in columns}
+                                           for n in range(count)])
+        found = _COMPILED[key] = compiled(engine, statement, names, cache=False)
     return found
 
 

@@ -60,3 +60,13 @@ def test_a_parameter_nobody_supplies_is_refused_when_compiled(engine):
 def test_named_paramstyles_get_a_mapping_with_the_statements_literals():
     statement = driver.DriverStatement("…", ("row_id", "note_text"), None, {"status": "used", "status_1": "unused"})
     assert statement.bind((3, "x")) == {"status": "used", "status_1": "unused", "row_id": 3, "note_text": "x"}
+
+
+def test_many_rows_go_in_as_one_statement_in_the_order_given(engine):
+    rows = driver.insert_rows(engine, ROWS, ("id", "status", "note"), 3)
+    assert rows.sql.count("(") == 4  # the column list and three rows
+    with driver.transaction(engine) as cursor:
+        cursor.execute(rows.sql, rows.bind([1, "a", "x", 2, "b", None, 3, "c", "z"]))
+    with driver.reading(engine) as cursor:
+        cursor.execute("SELECT id, status, note FROM rows ORDER BY id")
+        assert cursor.fetchall() == [(1, "a", "x"), (2, "b", None), (3, "c", "z")]
