@@ -199,27 +199,25 @@ class NewBallot:
     ballot_id: str
     ballot: driver.DriverStatement
     ballot_row: Sequence[Any] | Mapping[str, Any]
-    answers: driver.DriverStatement | None  # None for a sheet with nothing to answer
-    answer_rows: Sequence[Any] | Mapping[str, Any]
+    answers: list[tuple[str, Any, bool]]  # (sql, parameters, executemany?)
 
     def store(self, cursor: Any) -> None:
         cursor.execute(self.ballot.sql, self.ballot_row)
-        if self.answers is not None:
-            cursor.execute(self.answers.sql, self.answer_rows)
+        for sql, parameters, many in self.answers:
+            (cursor.executemany if many else cursor.execute)(sql, parameters)
 
 
 def new_ballot(engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
                fingerprint: str | None = None) -> NewBallot:
     ballot_id = secrets.token_hex(16)
     ballot = driver.compiled(engine, _INSERT_BALLOT, _BALLOT_COLUMNS)
-    rows = driver.insert_rows(engine, ANSWERS, _ANSWER_COLUMNS, len(answers)) if answers else None
     values: list[Any] = []
     for a in answers:
         values += (ballot_id, a.subject, a.item, a.choice, a.value)
+    rows = driver.insert_rows(engine, ANSWERS, _ANSWER_COLUMNS, len(answers)).statements(values) if answers else []
     return NewBallot(ballot_id, ballot,
                      ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()), duration,
-                                  fingerprint)),
-                     rows, rows.bind(values) if rows is not None else ())
+                                  fingerprint)), rows)
 
 
 def recorded_before(code: str, nonce: str) -> bool:

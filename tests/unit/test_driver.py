@@ -62,11 +62,16 @@ def test_named_paramstyles_get_a_mapping_with_the_statements_literals():
     assert statement.bind((3, "x")) == {"status": "used", "status_1": "unused", "row_id": 3, "note_text": "x"}
 
 
-def test_many_rows_go_in_as_one_statement_in_the_order_given(engine):
-    rows = driver.insert_rows(engine, ROWS, ("id", "status", "note"), 3)
-    assert rows.sql.count("(") == 4  # the column list and three rows
+@pytest.mark.parametrize(("count", "per", "statements"), [(3, 200, 1), (7, 3, 2), (9, 3, 1), (2, 3, 1)])
+def test_many_rows_go_in_as_few_statements_in_the_order_given(engine, monkeypatch, count, per, statements):
+    monkeypatch.setattr(driver, "MAX_ROWS_PER_STATEMENT", per)
+    rows = driver.insert_rows(engine, ROWS, ("id", "status", "note"), count)
+    values = [v for n in range(count) for v in (n, f"s{n}", None if n % 2 else f"n{n}")]
+    runs = rows.statements(values)
+    assert len(runs) == statements
     with driver.transaction(engine) as cursor:
-        cursor.execute(rows.sql, rows.bind([1, "a", "x", 2, "b", None, 3, "c", "z"]))
+        for sql, parameters, many in runs:
+            (cursor.executemany if many else cursor.execute)(sql, parameters)
     with driver.reading(engine) as cursor:
         cursor.execute("SELECT id, status, note FROM rows ORDER BY id")
-        assert cursor.fetchall() == [(1, "a", "x"), (2, "b", None), (3, "c", "z")]
+        assert cursor.fetchall() == [(n, f"s{n}", None if n % 2 else f"n{n}") for n in range(count)]
