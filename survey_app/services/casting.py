@@ -194,7 +194,7 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 
 @dataclass(frozen=True)
 class NewBallot:
-    """A ballot's rows, bound and ready: storing them is two statements and nothing else."""
+    """A ballot's rows, bound before the writers' queue is joined: inside it only statements run."""
 
     ballot_id: str
     ballot: driver.DriverStatement

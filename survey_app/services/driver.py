@@ -1,7 +1,7 @@
 """Core statements compiled once to the driver's own SQL, run on a pooled DBAPI connection.
 
-Casting a ballot is four statements. Through SQLAlchemy's Connection each one costs several
-times what SQLite spends executing it (parameter processing, result set-up, events), and under a
+Casting a ballot is a handful of statements. Through SQLAlchemy's Connection each one cost
+several times what SQLite spends executing it (parameter processing, result set-up, events), and under a
 meeting hall's load that overhead, not the database, set the rate. The statements are still
 written with SQLAlchemy Core against the models' tables; only their execution skips the layers
 in between. Connections come from the engine's own pool, so pragmas, recycling and disposal on
