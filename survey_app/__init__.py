@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from survey_app import security
+from survey_app.sessions import OnceSignedCookieSession
 from survey_app.config import Config
 from survey_app.extensions import (
     babel, compress, csrf, db, limiter, login_manager, migrate, select_locale,
@@ -54,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_login.utils import _user_context_processor
     app.template_context_processors[None].remove(_user_context_processor)
     security.init_app(app)
+    app.session_interface = OnceSignedCookieSession()
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"],  # type: ignore[method-assign]

@@ -32,8 +32,8 @@ def read_submission(info: SheetInfo, form_class: Callable[[], type]) -> Submissi
     if request.mimetype not in FORM_TYPES:
         return Submission(refusal=("bad_request", 415))
     fields = request.form
-    if request.files or any(len(fields.getlist(name)) > 1 for name in fields) or \
-            any(name not in info.fields and name not in NONCE_FIELDS for name in fields):
+    if request.files or any(len(values) > 1 or (name not in info.fields and name not in NONCE_FIELDS)
+                            for name, values in fields.lists()):  # a field twice, or one not on the sheet
         return Submission(refusal=("bad_request", 400))
     nonce, started = fields.get("nonce", ""), fields.get("started", "")
     answers = quick_answers(fields, info) if 8 <= len(nonce) <= 64 else None

@@ -129,7 +129,7 @@ def gate(context: TokenContext | None) -> Status | None:
 
 def check_answers(answers: list[AnswerIn], info: SheetInfo) -> None:
     """Every required (subject, item) answered once, on the item's scale; nothing else."""
-    expected = {(f.subject, f.item): f for f in info.fields.values()}
+    expected = info.pairs
     seen: set[tuple[str, str]] = set()
     for answer in answers:
         pair = (answer.subject, answer.item)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 
 from sqlalchemy import select
@@ -43,7 +44,12 @@ class SheetInfo:
     questionnaire: Questionnaire
     subjects: tuple[str, ...]
     labels: tuple[tuple[str, str], ...]
-    fields: dict[str, FieldSpec]
+    fields: dict[str, FieldSpec]  # by form field name
+
+    @cached_property
+    def pairs(self) -> dict[tuple[str, str], FieldSpec]:
+        """The same specs by (subject, item), as the casting service checks answers."""
+        return {(spec.subject, spec.item): spec for spec in self.fields.values()}
 
 
 _CACHE: dict[tuple[str, int, str], SheetInfo] = {}
