@@ -41,24 +41,25 @@ class DriverStatement:
 _COMPILED: dict[tuple[str, int, tuple[str, ...]], DriverStatement] = {}
 
 
-def compiled(engine: Engine, statement: ClauseElement, names: Sequence[str], *,
-             cache: bool = True) -> DriverStatement:
+def compiled(engine: Engine, statement: ClauseElement, names: Sequence[str]) -> DriverStatement:
     """``names`` are the parameters a caller will pass (an INSERT's columns); compiled once per dialect."""
     key = (engine.dialect.name + engine.dialect.driver, id(statement), tuple(names))
-    found = _COMPILED.get(key) if cache else None
+    found = _COMPILED.get(key)
     if found is None:
-        columns = list(names) if isinstance(statement, Insert) else None  # an UPDATE would SET them
-        done = statement.compile(dialect=engine.dialect, column_keys=columns)
-        rendered = {done.bind_names[bind]: bind.effective_value for bind in done.binds.values()}
-        defaults = {name: value for name, value in rendered.items() if name not in names}
-        order = tuple(done.positiontup or ()) if done.positional else None
-        missing = {done.bind_names[bind] for bind in done.binds.values() if bind.required} - set(names)
-        if missing:
-            raise ValueError(f"parameters without a value: {sorted(missing)}")
-        found = DriverStatement(done.string, tuple(names), order, defaults)
-        if cache:
-            _COMPILED[key] = found
+        found = _COMPILED[key] = _compile(engine, statement, names)
     return found
+
+
+def _compile(engine: Engine, statement: ClauseElement, names: Sequence[str]) -> DriverStatement:
+    columns = list(names) if isinstance(statement, Insert) else None  # an UPDATE would SET them
+    done = statement.compile(dialect=engine.dialect, column_keys=columns)
+    rendered = {done.bind_names[bind]: bind.effective_value for bind in done.binds.values()}
+    defaults = {name: value for name, value in rendered.items() if name not in names}
+    order = tuple(done.positiontup or ()) if done.positional else None
+    missing = {done.bind_names[bind] for bind in done.binds.values() if bind.required} - set(names)
+    if missing:
+        raise ValueError(f"parameters without a value: {sorted(missing)}")
+    return DriverStatement(done.string, tuple(names), order, defaults)
 
 
 # psycopg parses a query's placeholders afresh unless it has at most 50 parameters; SQLite
@@ -106,7 +107,7 @@ def _values_insert(engine: Engine, table: Table, columns: Sequence[str], count: 
         names = [f"{column}_{n}" for n in range(count) for column in columns]
         statement = table.insert().values([{column: bindparam(f"{column}_{n}") for column in columns}
                                            for n in range(count)])
-        found = _COMPILED[key] = compiled(engine, statement, names, cache=False)
+        found = _COMPILED[key] = _compile(engine, statement, names)
     return found
 
 
