@@ -48,7 +48,10 @@ class Config:
             os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'pingyi.sqlite'}"))
         # No ping per checkout (it costs a round trip on every request); connections are recycled
         # and a dropped one is replaced after the error it causes. PINGYI_POOL_PRE_PING=1 pings.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800,
+        # Last in, first out: a request gets the connection the previous one used, whose page
+        # cache is still warm; SQLite drops a connection's cache whenever another one has written
+        # since its last use, which rotating through the pool made happen on every statement.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800, "pool_use_lifo": True,
                                           "pool_pre_ping": os.environ.get("PINGYI_POOL_PRE_PING") == "1"}
         self.MAX_CONTENT_LENGTH = int(os.environ.get("PINGYI_MAX_BODY", 256 * 1024))
         self.MAX_IMPORT_BYTES = int(os.environ.get("PINGYI_MAX_IMPORT", 20 * 1024 * 1024))

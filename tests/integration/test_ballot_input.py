@@ -1,10 +1,13 @@
 """Bad input at the ballot: each a 4xx with a message in Chinese, and nothing stored or spent."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from survey_app.ballot.forms import seconds_since, start_stamp
 from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, Token
 from survey_app.services import tokens
@@ -104,6 +107,31 @@ def test_a_post_without_csrf_gets_the_expired_page(ballot, voter):
     forged = voter.client.post(f"/t/{code}", data={**hidden, **answers, "csrf_token": "forged"})
     assert forged.status_code == 400
     assert nothing_changed()
+
+
+@pytest.mark.parametrize("started", ["", "garbled", "١٢٣٤.abc", "12.é", "9" * 40 + ".00"])
+def test_a_forged_fill_in_time_is_ignored_and_the_ballot_still_counts(ballot, voter, started):
+    code, hidden, answers, _ = ballot
+    stamp, signature = hidden["started"].split(".")
+    with voter.app.test_request_context():
+        for value in (started, f"{int(stamp) - 600}.{signature}"):  # garbage, or a stamp moved back
+            assert seconds_since(value) is None
+    response = voter.client.post(f"/t/{code}", data={**hidden, **answers, "started": started})
+    assert response.status_code == 200
+    db.session.remove()
+    assert db.session.scalar(select(Ballot.duration_bucket)) is None
+
+
+def test_the_fill_in_time_is_signed_and_kept_for_a_day(app, monkeypatch):
+    with app.test_request_context():
+        stamp = start_stamp()
+        assert 0 <= seconds_since(stamp) < 5
+        import survey_app.ballot.forms as ballot_forms
+        now = time.time()
+        monkeypatch.setattr(ballot_forms.time, "time", lambda: now + 3600)
+        assert 3590 < seconds_since(stamp) < 3610
+        monkeypatch.setattr(ballot_forms.time, "time", lambda: now + 86_400 + 60)
+        assert seconds_since(stamp) is None  # older than a day: no bucket rather than a wrong one
 
 
 def test_a_5_mb_body_is_refused_before_it_is_read(ballot, voter):
