@@ -49,8 +49,9 @@ class Config:
         # No ping per checkout (it costs a round trip on every request); connections are recycled
         # and a dropped one is replaced after the error it causes. PINGYI_POOL_PRE_PING=1 pings.
         # Last in, first out: a request gets the connection the previous one used, whose page
-        # cache is still warm; SQLite drops a connection's cache whenever another one has written
-        # since its last use, which rotating through the pool made happen on every statement.
+        # cache is still warm. SQLite drops a connection's cache whenever another connection has
+        # written since its last use; rotating through a process's connections met that on nearly
+        # every request (another worker's writes still do, under several workers).
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800, "pool_use_lifo": True,
                                           "pool_pre_ping": os.environ.get("PINGYI_POOL_PRE_PING") == "1"}
         self.MAX_CONTENT_LENGTH = int(os.environ.get("PINGYI_MAX_BODY", 256 * 1024))

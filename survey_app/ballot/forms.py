@@ -107,7 +107,7 @@ def seconds_since(stamp: str) -> float | None:
     """How long the voter spent; only its coarse bucket is ever stored."""
     seconds, _dot, signature = (stamp or "").partition(".")
     if not (seconds.isascii() and seconds.isdigit() and len(seconds) <= 12) or \
-            not hmac.compare_digest(signature.encode(), _signature(seconds).encode()):
+            not hmac.compare_digest(signature.encode("utf-8", "replace"), _signature(seconds).encode()):
         return None
     age = time.time() - int(seconds)
     return max(0.0, age) if age <= 86_400 else None

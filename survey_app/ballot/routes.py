@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from survey_app.ballot import bp, guessing
 from survey_app.ballot.forms import CodeForm, ballot_form_class, seconds_since, start_stamp
 from survey_app.ballot.submission import read_submission
-from survey_app.extensions import select_locale
+from survey_app.extensions import limiter, select_locale
 from survey_app.services import casting, tokens
 from survey_app.services.casting import AnswerError, TokenContext
 from survey_app.services.sheets import SheetInfo
@@ -23,7 +23,8 @@ def message(kind: str, status: int, **context: object) -> tuple[str, int]:
     return render_template("ballot/message.html", kind=kind, **context), status
 
 
-@bp.route("/t", methods=["GET", "POST"])  # wrong codes are counted by ballot.guessing, not Flask-Limiter
+@bp.route("/t", methods=["GET", "POST"])
+@limiter.exempt  # wrong codes are counted by ballot.guessing instead (see extensions.Limiter)
 def enter() -> Response | tuple[str, int] | str:
     """Type a code by hand; a known code goes on to its ballot."""
     form = CodeForm()
@@ -54,6 +55,7 @@ def _page(info: SheetInfo, form: object, status: int = 200, **extra: object) -> 
 
 
 @bp.route("/t/<code>", methods=["GET", "POST"])
+@limiter.exempt
 def sheet(code: str) -> Response | tuple[str, int] | str:
     """The QR target: show the ballot, and cast it on submit."""
     if guessing.blocked():

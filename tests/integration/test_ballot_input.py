@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
+import flask_limiter
 import pytest
+from flask import request
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -128,9 +131,9 @@ def test_the_fill_in_time_is_signed_and_kept_for_a_day(app, monkeypatch):
         assert 0 <= seconds_since(stamp) < 5
         import survey_app.ballot.forms as ballot_forms
         now = time.time()
-        monkeypatch.setattr(ballot_forms.time, "time", lambda: now + 3600)
+        monkeypatch.setattr(ballot_forms, "time", SimpleNamespace(time=lambda: now + 3600))
         assert 3590 < seconds_since(stamp) < 3610
-        monkeypatch.setattr(ballot_forms.time, "time", lambda: now + 86_400 + 60)
+        monkeypatch.setattr(ballot_forms, "time", SimpleNamespace(time=lambda: now + 86_400 + 60))
         assert seconds_since(stamp) is None  # older than a day: no bucket rather than a wrong one
 
 
@@ -158,6 +161,23 @@ def test_guessing_codes_is_rate_limited_but_valid_codes_are_not_counted(ballot, 
     assert statuses[:20] == [404] * 20 and set(statuses[20:]) == {429}
     limited = voter.client.get(f"/t/{tokens.display(tokens.new_code())}")
     assert "尝试次数过多" in limited.get_data(as_text=True)
+
+
+def test_flask_limiter_steps_aside_on_the_code_pages_only(ballot, voter, monkeypatch):
+    """The code pages count wrong codes themselves; every other page still goes through Flask-Limiter."""
+    seen = []
+    original = flask_limiter.Limiter._check_request_limit
+
+    def counting(self, *args, **kwargs):
+        seen.append(request.endpoint)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(flask_limiter.Limiter, "_check_request_limit", counting)
+    code, hidden, answers, _ = ballot
+    assert voter.client.get("/t").status_code == 200
+    assert voter.client.post(f"/t/{code}", data={**hidden, **answers}).status_code == 200
+    assert voter.client.get("/admin/login").status_code == 200
+    assert seen and set(seen) == {"admin.login"}  # the login view is checked by its decorator too
 
 
 def test_every_response_carries_the_security_headers(ballot, voter):
