@@ -264,7 +264,8 @@ def main() -> int:
                   f"{b['p99']:>8.1f}{b['p99'] / h['p99']:>10.2f}{errors:>8}")
             print(f"{'':<11}hello p50 {h['p50']:.1f} ms, p99 {h['p99']:.1f} ms; CPU per request, server + wrk: "
                   f"hello {h['server_us']:.0f} + {h['wrk_us']:.0f} µs, ballot {b['server_us']:.0f} + {b['wrk_us']:.0f} µs")
-        print(f"{'':<11}median ratio {statistics.median(ratios):.2f} over {len(ratios)} rounds; "
+        print(f"{'':<11}median ratio {statistics.median(ratios):.2f} over {len(ratios)} rounds "
+              f"({min(ratios):.2f}–{max(ratios):.2f}); "
               f"{r['rows']['ballots']} ballots and {r['rows']['answers']} answers stored; lost {r['lost']}, "
               f"doubled {r['doubled']}, in flight {r['in_flight']}; answers and used codes consistent: "
               f"{r['answers_ok']}")
