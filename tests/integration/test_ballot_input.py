@@ -10,6 +10,7 @@ from flask import request
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from survey_app.ballot import forms as ballot_forms
 from survey_app.ballot.forms import seconds_since, start_stamp
 from survey_app.extensions import db
 from survey_app.models import Answer, Ballot, Token
@@ -129,7 +130,6 @@ def test_the_fill_in_time_is_signed_and_kept_for_a_day(app, monkeypatch):
     with app.test_request_context():
         stamp = start_stamp()
         assert 0 <= seconds_since(stamp) < 5
-        import survey_app.ballot.forms as ballot_forms
         now = time.time()
         monkeypatch.setattr(ballot_forms, "time", SimpleNamespace(time=lambda: now + 3600))
         assert 3590 < seconds_since(stamp) < 3610
