@@ -116,11 +116,10 @@ def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.
                                      start=start or date.today())
     if spec.rectification is not None and ratings is not None and not ratings.empty:
         weak = weak_dimensions(outcome.grades, ratings, library, spec, start=start or date.today())
-        ledger = pd.concat([x for x in (ledger, weak) if not x.empty], ignore_index=True) if not weak.empty else ledger
+        parts = [x for x in (ledger, weak) if not x.empty]
+        ledger = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if not ledger.empty:
         names = dict(zip(outcome.grades["subject"], outcome.grades["name"]))
-        if "name" in ledger.columns:
-            ledger = ledger.drop(columns="name")
         ledger.insert(1, "name", ledger["subject"].map(names).fillna(""))
     return GradingOutcome(outcome, ledger, components, skipped)
 
@@ -129,38 +128,32 @@ def weak_dimensions(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mappin
                     *, start: date) -> pd.DataFrame:
     """Ledger lines for questionnaire dimensions: what voters rated low, for units below the line.
 
-    Each answer is put on 0–100 by its item's scale; a dimension whose mean is under the
-    scheme's share of full marks becomes a line, beside the weak checklist indicators.
+    Each answer is put on 0–100 by its item's scale; each (unit, dimension) mean becomes an
+    indicator scored out of 100, and :func:`analysis.grading.rectification_lines` applies the
+    scheme's line and share to it exactly as to the checklist's indicators.
     """
-    rect = spec.rectification
-    line = spec.rank(rect.below)
-    below = {r.subject: r.grade for r in grades.itertuples(index=False) if spec.rank(r.grade) < line}
-    frame = ratings[ratings["subject"].astype(str).isin(below)]
+    frame = ratings[ratings["subject"].astype(str).isin(set(grades["subject"].astype(str)))]
     if frame.empty or "questionnaire" not in frame.columns:
         return pd.DataFrame()
-    rows = []
+    scores = []
     for (subject, key), answers in frame.groupby(["subject", "questionnaire"]):
         questionnaire = library.get(str(key))
         if not isinstance(questionnaire, Questionnaire):
             continue
         bounds = {i.key: questionnaire.scale(i.scale).bounds() for i in questionnaire.items}
-        dimension_of = {i.key: i.dimension for i in questionnaire.items}
-        values = pd.to_numeric(answers["value"], errors="coerce")
         low = answers["item"].map(lambda k: bounds.get(k, (0, 100))[0])
         high = answers["item"].map(lambda k: bounds.get(k, (0, 100))[1])
-        scaled = (values - low) / (high - low) * 100
-        means = scaled.groupby(answers["item"].map(dimension_of)).mean()
+        scaled = (pd.to_numeric(answers["value"], errors="coerce") - low) / (high - low) * 100
+        means = scaled.groupby(answers["item"].map({i.key: i.dimension for i in questionnaire.items})).mean()
         for dimension in questionnaire.dimensions:
             mean = means.get(dimension.key)
-            if mean is None or pd.isna(mean) or mean >= rect.indicator_share * 100:
-                continue
-            rows.append({"subject": str(subject), "grade": below[str(subject)],
-                         "indicator": f"{questionnaire.key}.{dimension.key}",
-                         "label": f"{questionnaire.title}·{dimension.label}（测评维度）", "score": round(float(mean), 1),
-                         "full_marks": 100.0, "share": round(float(mean) / 100, 4), "owner": rect.owner,
-                         "deadline_days": rect.deadline_days,
-                         "deadline": start + pd.Timedelta(days=rect.deadline_days).to_pytimedelta(), "status": "open"})
-    return pd.DataFrame(rows)
+            if mean is not None and not pd.isna(mean):
+                scores.append({"subject": str(subject), "indicator": f"{questionnaire.key}.{dimension.key}",
+                               "label": f"{questionnaire.title}·{dimension.label}（测评维度）",
+                               "score": round(float(mean), 1), "full_marks": 100.0})
+    if not scores:
+        return pd.DataFrame()
+    return rectification_lines(grades, pd.DataFrame(scores), spec, start=start)
 
 
 def grade_campaign(campaign: object, *, actor: object = "cli") -> GradingOutcome:
