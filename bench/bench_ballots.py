@@ -199,7 +199,7 @@ def run(db: str, duration: int, connections: int, workers: int, rounds: int) -> 
     per_round = duration * 2500 + 500
     codes = prepare(env, codes_needed=per_round * rounds + 1)
     server = subprocess.Popen([BIN / "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}",
-                               "--backlog", "2048", "--log-level", "warning", "survey_app:create_app()"],
+                               "--backlog", "2048", "--log-level", "warning", "survey_app.wsgi:app"],
                               env=env, cwd=ROOT)
     try:
         for _ in range(100):

@@ -1,6 +1,8 @@
 """``pingyi serve``: gunicorn, the server the benchmarks measure, not Flask's development server."""
 from __future__ import annotations
 
+import gc
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -30,6 +32,8 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the site."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"评议已启动：http://{host}:{port}/  （Ctrl+C 停止）")
+    gc.collect()
+    gc.freeze()  # before the fork: see survey_app.wsgi
     _Server(app, {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                   "worker_class": "gthread" if threads > 1 else "sync", "accesslog": None,
                   "preload_app": True}).run()

@@ -44,3 +44,18 @@ def test_pingyi_serves_the_demo_campaign_on_localhost(tmp_path):
         server.terminate()
         output, _ = server.communicate(timeout=15)
     assert f"http://127.0.0.1:{port}/" in output
+
+
+def test_the_wsgi_entry_point_loads_the_app_and_freezes_it_out_of_the_collector(tmp_path):
+    """`gunicorn survey_app.wsgi:app`: every object loaded at start-up is frozen, so full
+    collections walk only what requests create."""
+    env = {**os.environ, "PINGYI_INSTANCE": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    script = ("import gc\n"
+              "import survey_app.wsgi as wsgi\n"
+              "frozen, old = gc.get_freeze_count(), len(gc.get_objects(generation=2))\n"
+              "print(frozen, old, wsgi.app.test_client().get('/ping').status_code)\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    frozen, old, status = map(int, done.stdout.split())
+    assert frozen > 100_000 and old == 0 and status == 200
