@@ -9,11 +9,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from survey_app import security
-from survey_app.sessions import OnceSignedCookieSession
 from survey_app.config import Config
 from survey_app.extensions import (
     babel, compress, csrf, db, limiter, login_manager, migrate, select_locale,
 )
+from survey_app.sessions import OnceSignedCookieSession
 
 MIGRATIONS_DIR = __path__[0] + "/migrations"
 

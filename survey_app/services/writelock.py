@@ -90,7 +90,6 @@ class _Checkpointer:
 
     def __init__(self, engine: Engine, database: str) -> None:
         self.engine, self.database, self.pid = engine, database, os.getpid()
-        self._wanted = threading.Event()
         self._state = threading.Condition()
         self._asked = self._done = 0
         self._stopped = False
@@ -99,7 +98,7 @@ class _Checkpointer:
     def request(self) -> None:
         with self._state:
             self._asked += 1
-        self._wanted.set()
+            self._state.notify_all()
 
     def wait(self, timeout: float) -> bool:
         """True once every checkpoint asked for so far has run."""  # an interrupted one loses nothing
@@ -107,16 +106,16 @@ class _Checkpointer:
             return self._state.wait_for(lambda: self._done >= self._asked, timeout)
 
     def stop(self) -> None:
-        self._stopped = True
-        self._wanted.set()
+        with self._state:
+            self._stopped = True
+            self._state.notify_all()
 
     def _run(self) -> None:
         while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._stopped:
-                return
             with self._state:
+                self._state.wait_for(lambda: self._stopped or self._asked > self._done)
+                if self._stopped:
+                    return
                 asked = self._asked
             try:
                 checkpoint(self.engine)
