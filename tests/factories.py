@@ -101,3 +101,13 @@ def full_answers(questionnaire, subjects, *, choice_index: int = 0, number: floa
             data[field_name(subject, item.key)] = (str(int(number)) if scale.is_numeric
                                                    else scale.choices[choice_index].key)
     return data
+
+
+def answers_per_ballot() -> dict[str, int]:
+    """How many answers each stored ballot holds, read back from its row."""
+    from sqlalchemy import select
+
+    from survey_app.extensions import db
+    from survey_app.models import Ballot, unpack_answers
+    return {ballot_id: len(list(unpack_answers(answers)))
+            for ballot_id, answers in db.session.execute(select(Ballot.id, Ballot.answers))}

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, one module per part of the domain."""
 from survey_app.models.audit import AuditEntry
-from survey_app.models.ballot import Answer, Ballot
+from survey_app.models.ballot import Ballot, StoredAnswer, pack_answers, unpack_answers
 from survey_app.models.campaign import (
     BallotSheet, Campaign, CampaignDefinition, OpenReceipt, Poster, SheetSubject,
 )
@@ -11,8 +11,8 @@ from survey_app.models.token import Token, TokenBatch
 from survey_app.models.user import User
 
 __all__ = [
-    "Answer", "AuditEntry", "Ballot", "BallotSheet", "Campaign", "CampaignDefinition",
-    "ChecklistScore", "GradeRecord", "OpenReceipt", "RectificationLine", "Organisation", "Person", "Poster", "SheetSubject", "Token",
+    "AuditEntry", "Ballot", "BallotSheet", "Campaign", "CampaignDefinition",
+    "ChecklistScore", "GradeRecord", "OpenReceipt", "RectificationLine", "Organisation", "Person", "Poster", "SheetSubject", "StoredAnswer", "Token",
     "TokenBatch", "User",
-    "VetoMark",
+    "VetoMark", "pack_answers", "unpack_answers",
 ]

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from survey_app.extensions import db
-from survey_app.models import Answer, Ballot, BallotSheet, Campaign, Token, TokenBatch
+from survey_app.models import Ballot, BallotSheet, Campaign, Token, TokenBatch, pack_answers
 from survey_app.services import driver
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.tokens import code_hash
@@ -31,7 +31,7 @@ from survey_app.services.writelock import serialized_writes
 
 Status = Literal["cast", "recorded", "used", "unknown", "void", "not_open", "closed"]
 DURATION_BUCKETS = ((30, "<30s"), (60, "30-60s"), (120, "1-2m"), (300, "2-5m"), (900, "5-15m"))
-TOKENS, BALLOTS, ANSWERS = Token.__table__, Ballot.__table__, Answer.__table__
+TOKENS, BALLOTS = Token.__table__, Ballot.__table__
 
 
 class AnswerError(ValueError):
@@ -97,8 +97,7 @@ _CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.s
           .values(status="used", idempotency_hash=bindparam("idem")))
 _CLAIMED = select(TOKENS.c.status, TOKENS.c.idempotency_hash).where(TOKENS.c.id == bindparam("token_id"))
 _INSERT_BALLOT = BALLOTS.insert()
-_BALLOT_COLUMNS = ("id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint")
-_ANSWER_COLUMNS = ("ballot_id", "subject_key", "item_key", "choice", "value")
+_BALLOT_COLUMNS = ("id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint", "answers")
 
 
 def lookup(code: str) -> TokenContext | None:
@@ -194,30 +193,23 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 
 @dataclass(frozen=True)
 class NewBallot:
-    """A ballot's rows, bound before the writers' queue is joined: inside it only statements run."""
+    """A ballot's row, bound before the writers' queue is joined: inside it only the INSERT runs."""
 
     ballot_id: str
     ballot: driver.DriverStatement
-    ballot_row: Sequence[Any] | Mapping[str, Any]
-    answers: list[tuple[str, Any, bool]]  # (sql, parameters, executemany?)
+    row: Sequence[Any] | Mapping[str, Any]
 
     def store(self, cursor: Any) -> None:
-        cursor.execute(self.ballot.sql, self.ballot_row)
-        for sql, parameters, many in self.answers:
-            (cursor.executemany if many else cursor.execute)(sql, parameters)
+        cursor.execute(self.ballot.sql, self.row)
 
 
 def new_ballot(engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
                fingerprint: str | None = None) -> NewBallot:
     ballot_id = secrets.token_hex(16)
     ballot = driver.compiled(engine, _INSERT_BALLOT, _BALLOT_COLUMNS)
-    values: list[Any] = []
-    for a in answers:
-        values += (ballot_id, a.subject, a.item, a.choice, a.value)
-    rows = driver.insert_rows(engine, ANSWERS, _ANSWER_COLUMNS, len(answers)).statements(values) if answers else []
     return NewBallot(ballot_id, ballot,
                      ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()), duration,
-                                  fingerprint)), rows)
+                                  fingerprint, pack_answers((a.subject, a.item, a.choice, a.value) for a in answers))))
 
 
 def recorded_before(code: str, nonce: str) -> bool:

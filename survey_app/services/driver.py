@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement, Insert
 
@@ -60,55 +59,6 @@ def _compile(engine: Engine, statement: ClauseElement, names: Sequence[str]) -> 
     if missing:
         raise ValueError(f"parameters without a value: {sorted(missing)}")
     return DriverStatement(done.string, tuple(names), order, defaults)
-
-
-# psycopg parses a query's placeholders afresh unless it has at most 50 parameters; SQLite
-# steps one statement for every row of an executemany. Rows per INSERT, by driver:
-ROWS_PER_STATEMENT = {"psycopg": 10}
-MAX_ROWS_PER_STATEMENT = 200
-
-
-@dataclass(frozen=True)
-class RowsInsert:
-    """Many rows of one table in as few statements (and round trips) as the driver does best."""
-
-    width: int  # values per row
-    per: int  # rows per full statement
-    full: DriverStatement
-    rest: DriverStatement | None  # for the rows left over after the full statements
-
-    def statements(self, values: Sequence[Any]) -> list[tuple[str, Any, bool]]:
-        """(sql, parameters, executemany?) to run in turn for the rows' values one after another."""
-        step = self.per * self.width
-        cut = len(values) - len(values) % step
-        chunks = [self.full.bind(values[i:i + step]) for i in range(0, cut, step)]
-        runs: list[tuple[str, Any, bool]] = []
-        if len(chunks) == 1:
-            runs.append((self.full.sql, chunks[0], False))
-        elif chunks:  # psycopg pipelines an executemany: one round trip for them all
-            runs.append((self.full.sql, chunks, True))
-        if self.rest is not None and cut < len(values):
-            runs.append((self.rest.sql, self.rest.bind(values[cut:]), False))
-        return runs
-
-
-def insert_rows(engine: Engine, table: Table, columns: Sequence[str], count: int) -> RowsInsert:
-    """An INSERT of ``count`` rows, each row's values given in ``columns`` order, one row after another."""
-    per = min(count, ROWS_PER_STATEMENT.get(engine.dialect.driver, MAX_ROWS_PER_STATEMENT))
-    rest = count % per
-    return RowsInsert(len(columns), per, _values_insert(engine, table, columns, per),
-                      _values_insert(engine, table, columns, rest) if rest else None)
-
-
-def _values_insert(engine: Engine, table: Table, columns: Sequence[str], count: int) -> DriverStatement:
-    key = (engine.dialect.name + engine.dialect.driver, id(table), (*columns, str(count)))
-    found = _COMPILED.get(key)
-    if found is None:
-        names = [f"{column}_{n}" for n in range(count) for column in columns]
-        statement = table.insert().values([{column: bindparam(f"{column}_{n}") for column in columns}
-                                           for n in range(count)])
-        found = _COMPILED[key] = _compile(engine, statement, names)
-    return found
 
 
 def date_param(engine: Engine, day: date) -> date | str:

@@ -12,7 +12,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Answer, Ballot, BallotSheet, Campaign
+from survey_app.models import Ballot, BallotSheet, Campaign, unpack_answers
 from survey_app.services.campaigns import frozen_definitions
 
 COLUMNS = ["ballot_id", "sheet", "questionnaire", "rater_group", "subject", "item", "dimension", "value",
@@ -21,14 +21,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def ratings_frame(campaign: Campaign, *, include_rehearsal: bool = False) -> pd.DataFrame:
-    rows = db.session.execute(
-        select(Ballot.id, BallotSheet.key, BallotSheet.rater_group, BallotSheet.questionnaire_key,
-               Answer.subject_key, Answer.item_key, Answer.value, Answer.choice, Ballot.mode,
-               Ballot.day, Ballot.duration_bucket, Ballot.fingerprint)
-        .join(Answer, Answer.ballot_id == Ballot.id)
+    ballots = db.session.execute(
+        select(Ballot.id, BallotSheet.key, BallotSheet.rater_group, BallotSheet.questionnaire_key, Ballot.mode,
+               Ballot.day, Ballot.duration_bucket, Ballot.fingerprint, Ballot.answers)
         .join(BallotSheet, Ballot.sheet_id == BallotSheet.id)
         .where(BallotSheet.campaign_id == campaign.id)
-        .order_by(Ballot.id, Answer.subject_key, Answer.item_key)).all()
+        .order_by(Ballot.id))
+    rows = []
+    for ballot_id, sheet, group, questionnaire, mode, day, duration, fingerprint, answers in ballots:
+        if mode == "rehearsal" and not include_rehearsal:
+            continue
+        for a in sorted(unpack_answers(answers), key=lambda a: (a.subject, a.item)):
+            rows.append((ballot_id, sheet, group, questionnaire, a.subject, a.item, a.value, a.choice, mode, day,
+                         duration, fingerprint))
     library = frozen_definitions(campaign)
     dimension_of = {(q.key, i.key): i.dimension for q in library.values()
                     if q.kind == "questionnaire" for i in q.items}  # type: ignore[union-attr]
@@ -37,8 +42,6 @@ def ratings_frame(campaign: Campaign, *, include_rehearsal: bool = False) -> pd.
                                         "fingerprint"])
     frame["dimension"] = [dimension_of.get((q, i), "") for q, i in zip(frame["questionnaire"],
                                                                         frame["item"])]
-    if not include_rehearsal:
-        frame = frame[frame["mode"] != "rehearsal"]
     frame["day"] = frame["day"].astype(str)
     frame["value"] = frame["value"].astype(float)
     for column in ("choice", "duration_bucket", "fingerprint"):

@@ -30,9 +30,7 @@ def purge_rehearsal(campaign: Campaign, *, actor: object = "cli") -> dict[str, i
         "ballots": db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.sheet_id.in_(sheets))),
         "codes": db.session.scalar(select(func.count()).select_from(Token).where(Token.batch_id.in_(batches))),
     }
-    # answers go with their ballots (ON DELETE CASCADE, and the ORM relationship agrees)
-    from survey_app.models import Answer
-    db.session.execute(delete(Answer).where(Answer.ballot_id.in_(select(Ballot.id).where(Ballot.sheet_id.in_(sheets)))))
+    # a ballot's answers are in its own row, and go with it
     db.session.execute(delete(Ballot).where(Ballot.sheet_id.in_(sheets)))
     db.session.execute(delete(OpenReceipt).where(OpenReceipt.poster_id.in_(posters)))
     db.session.execute(delete(Token).where(Token.batch_id.in_(batches)))

@@ -6,7 +6,7 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Float, inspect, text
+from sqlalchemy import Float, inspect, select, text
 
 from survey_app.extensions import db
 from survey_app.models import AuditEntry
@@ -49,7 +49,7 @@ def test_init_on_an_empty_database_matches_the_models(bare_app, pingyi_bare):
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
         assert diff == []
-        assert {"organisation", "person", "app_user", "campaign", "ballot", "answer", "token",
+        assert {"organisation", "person", "app_user", "campaign", "ballot", "token",
                 "checklist_score", "veto_mark", "audit_entry"} <= set(inspect(db.engine).get_table_names())
     again = pingyi_bare("init")
     assert again.exit_code == 0, "running init twice is harmless"
@@ -128,3 +128,50 @@ def test_the_audit_log_refuses_updates_and_deletes_even_in_raw_sql(app):
     with pytest.raises(Exception, match="append-only"):
         db.session.commit()
     db.session.rollback()
+
+
+def test_answers_move_into_the_ballot_row_and_back_without_losing_one(app):
+    """0004 packs each ballot's answer rows into its row; the downgrade unpacks them again."""
+    from flask_migrate import downgrade, upgrade
+
+    from survey_app.models import Ballot, unpack_answers
+    from survey_app.services import tokens
+    from survey_app.services.casting import AnswerIn, cast_ballot
+    from survey_app.services.sheets import sheet_definition
+    from tests.factories import open_campaign
+
+    _, sheets = open_campaign(grid_subjects=3)
+    for key in ("V1", "grid"):
+        q, subjects = sheet_definition(sheets[key])
+        for n, code in enumerate(tokens.issue_tokens(sheets[key], 4).codes):
+            answers = []
+            for subject in subjects:
+                for item in q.items:
+                    scale = q.scale(item.scale)
+                    if scale.is_numeric:
+                        answers.append(AnswerIn(subject, item.key, None, float(n + 1)))
+                    else:
+                        choice = scale.choices[n % len(scale.choices)]
+                        answers.append(AnswerIn(subject, item.key, choice.key, choice.value))
+            assert cast_ballot(code, answers, nonce=f"nonce-{key}-{n}").status == "cast"
+
+    def stored() -> set[tuple]:
+        return {(b, *a) for b, text_ in db.session.execute(select(Ballot.id, Ballot.answers))
+                for a in unpack_answers(text_)}
+
+    before = stored()
+    assert len(before) == 4 * 1 * len(sheet_definition(sheets["V1"])[0].items) \
+        + 4 * 3 * len(sheet_definition(sheets["grid"])[0].items)
+    db.session.remove()
+    directory = app.extensions["migrate"].directory
+    downgrade(directory=directory, revision="0003")
+    rows = db.session.execute(text("SELECT ballot_id, subject_key, item_key, choice, value FROM answer")).all()
+    assert {tuple(r) for r in rows} == before
+    assert "answers" not in {c["name"] for c in inspect(db.engine).get_columns("ballot")}
+    db.session.remove()
+    upgrade(directory=directory)
+    assert stored() == before
+    assert "answer" not in inspect(db.engine).get_table_names()
+    if db.engine.dialect.name == "sqlite":  # rowids would number ballots in casting order
+        ddl = db.session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'ballot'"))
+        assert "WITHOUT ROWID" in ddl

@@ -60,18 +60,3 @@ def test_a_parameter_nobody_supplies_is_refused_when_compiled(engine):
 def test_named_paramstyles_get_a_mapping_with_the_statements_literals():
     statement = driver.DriverStatement("…", ("row_id", "note_text"), None, {"status": "used", "status_1": "unused"})
     assert statement.bind((3, "x")) == {"status": "used", "status_1": "unused", "row_id": 3, "note_text": "x"}
-
-
-@pytest.mark.parametrize(("count", "per", "statements"), [(3, 200, 1), (7, 3, 2), (9, 3, 1), (2, 3, 1)])
-def test_many_rows_go_in_as_few_statements_in_the_order_given(engine, monkeypatch, count, per, statements):
-    monkeypatch.setattr(driver, "MAX_ROWS_PER_STATEMENT", per)
-    rows = driver.insert_rows(engine, ROWS, ("id", "status", "note"), count)
-    values = [v for n in range(count) for v in (n, f"s{n}", None if n % 2 else f"n{n}")]
-    runs = rows.statements(values)
-    assert len(runs) == statements
-    with driver.transaction(engine) as cursor:
-        for sql, parameters, many in runs:
-            (cursor.executemany if many else cursor.execute)(sql, parameters)
-    with driver.reading(engine) as cursor:
-        cursor.execute("SELECT id, status, note FROM rows ORDER BY id")
-        assert cursor.fetchall() == [(n, f"s{n}", None if n % 2 else f"n{n}") for n in range(count)]
