@@ -119,12 +119,12 @@ import json
 from sqlalchemy import func, select
 from survey_app import create_app
 from survey_app.extensions import db
-from survey_app.models import Ballot, Token, unpack_answers
+from survey_app.models import Ballot, Token, answers_by_ballot
 app = create_app()
 with app.app_context():
     n = lambda q: db.session.scalar(q)
     print(json.dumps({"ballots": n(select(func.count()).select_from(Ballot)),
-                      "answers": sum(len(list(unpack_answers(a))) for a in db.session.scalars(select(Ballot.answers))),
+                      "answers": sum(len(a) for a in answers_by_ballot().values()),
                       "used": n(select(func.count()).select_from(Token).where(Token.status == "used"))}))
 """
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)

@@ -105,9 +105,5 @@ def full_answers(questionnaire, subjects, *, choice_index: int = 0, number: floa
 
 def answers_per_ballot() -> dict[str, int]:
     """How many answers each stored ballot holds, read back from its row."""
-    from sqlalchemy import select
-
-    from survey_app.extensions import db
-    from survey_app.models import Ballot, unpack_answers
-    return {ballot_id: len(list(unpack_answers(answers)))
-            for ballot_id, answers in db.session.execute(select(Ballot.id, Ballot.answers))}
+    from survey_app.models import answers_by_ballot
+    return {ballot_id: len(answers) for ballot_id, answers in answers_by_ballot().items()}

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, one module per part of the domain."""
 from survey_app.models.audit import AuditEntry
-from survey_app.models.ballot import Ballot, StoredAnswer, pack_answers, unpack_answers
+from survey_app.models.ballot import AnswerLayout, Ballot, Layout, StoredAnswer, answers_by_ballot, load_layouts
 from survey_app.models.campaign import (
     BallotSheet, Campaign, CampaignDefinition, OpenReceipt, Poster, SheetSubject,
 )
@@ -11,8 +11,8 @@ from survey_app.models.token import Token, TokenBatch
 from survey_app.models.user import User
 
 __all__ = [
-    "AuditEntry", "Ballot", "BallotSheet", "Campaign", "CampaignDefinition",
-    "ChecklistScore", "GradeRecord", "OpenReceipt", "RectificationLine", "Organisation", "Person", "Poster", "SheetSubject", "StoredAnswer", "Token",
+    "AnswerLayout", "AuditEntry", "Ballot", "BallotSheet", "Campaign", "CampaignDefinition",
+    "ChecklistScore", "GradeRecord", "OpenReceipt", "RectificationLine", "Organisation", "Person", "Poster", "Layout", "SheetSubject", "StoredAnswer", "Token",
     "TokenBatch", "User",
-    "VetoMark", "pack_answers", "unpack_answers",
+    "VetoMark", "answers_by_ballot", "load_layouts",
 ]

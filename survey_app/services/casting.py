@@ -20,10 +20,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from survey_app.extensions import db
-from survey_app.models import Ballot, BallotSheet, Campaign, Token, TokenBatch, pack_answers
+from survey_app.models import AnswerLayout, Ballot, BallotSheet, Campaign, Layout, Token, TokenBatch
 from survey_app.services import driver
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.tokens import code_hash
@@ -97,7 +99,10 @@ _CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.s
           .values(status="used", idempotency_hash=bindparam("idem")))
 _CLAIMED = select(TOKENS.c.status, TOKENS.c.idempotency_hash).where(TOKENS.c.id == bindparam("token_id"))
 _INSERT_BALLOT = BALLOTS.insert()
-_BALLOT_COLUMNS = ("id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint", "answers")
+_BALLOT_COLUMNS = ("id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint", "layout_id", "answers")
+_LAYOUT_COLUMNS = ("id", "spec")
+_INSERT_LAYOUT = {dialect: insert(AnswerLayout.__table__).on_conflict_do_nothing()
+                  for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 
 
 def lookup(code: str) -> TokenContext | None:
@@ -173,7 +178,7 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
     check_answers(answers, context.sheet)
     idem = _nonce_hash(code, nonce)
     engine = db.engine
-    ballot = new_ballot(engine, context.sheet_id, "rehearsal" if context.rehearsal else mode, answers, duration)
+    ballot = new_ballot(engine, context.sheet, "rehearsal" if context.rehearsal else mode, answers, duration)
     claim = driver.compiled(engine, _CLAIM, ("token_id", "idem"))
     # Everything but the statements is ready before the writers' queue is joined. The UPDATE is
     # the first write: SQLite (pysqlite) begins its write transaction there, and PostgreSQL at
@@ -193,23 +198,27 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
 
 @dataclass(frozen=True)
 class NewBallot:
-    """A ballot's row, bound before the writers' queue is joined: inside it only the INSERT runs."""
+    """A ballot's row, bound before the writers' queue is joined: inside it only statements run."""
 
     ballot_id: str
-    ballot: driver.DriverStatement
-    row: Sequence[Any] | Mapping[str, Any]
+    statements: tuple[tuple[str, Sequence[Any] | Mapping[str, Any]], ...]
 
     def store(self, cursor: Any) -> None:
-        cursor.execute(self.ballot.sql, self.row)
+        for sql, parameters in self.statements:
+            cursor.execute(sql, parameters)
 
 
-def new_ballot(engine: Engine, sheet_id: int, mode: str, answers: list[AnswerIn], duration: str | None,
+def new_ballot(engine: Engine, info: SheetInfo, mode: str, answers: list[AnswerIn], duration: str | None,
                fingerprint: str | None = None) -> NewBallot:
+    """The layout's row goes first: it is a no-op once any ballot of the sheet has stored it."""
     ballot_id = secrets.token_hex(16)
+    layout: Layout = info.layout
+    insert_layout = driver.compiled(engine, _INSERT_LAYOUT[engine.dialect.name], _LAYOUT_COLUMNS)
     ballot = driver.compiled(engine, _INSERT_BALLOT, _BALLOT_COLUMNS)
-    return NewBallot(ballot_id, ballot,
-                     ballot.bind((ballot_id, sheet_id, mode, driver.date_param(engine, today()), duration,
-                                  fingerprint, pack_answers((a.subject, a.item, a.choice, a.value) for a in answers))))
+    row = (ballot_id, info.sheet_id, mode, driver.date_param(engine, today()), duration, fingerprint, layout.id,
+           layout.pack((a.subject, a.item, a.choice, a.value) for a in answers))
+    return NewBallot(ballot_id, ((insert_layout.sql, insert_layout.bind((layout.id, layout.spec))),
+                                 (ballot.sql, ballot.bind(row))))
 
 
 def recorded_before(code: str, nonce: str) -> bool:

@@ -12,7 +12,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Ballot, BallotSheet, Campaign, unpack_answers
+from survey_app.models import Ballot, BallotSheet, Campaign, load_layouts
 from survey_app.services.campaigns import frozen_definitions
 
 COLUMNS = ["ballot_id", "sheet", "questionnaire", "rater_group", "subject", "item", "dimension", "value",
@@ -23,15 +23,16 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def ratings_frame(campaign: Campaign, *, include_rehearsal: bool = False) -> pd.DataFrame:
     ballots = db.session.execute(
         select(Ballot.id, BallotSheet.key, BallotSheet.rater_group, BallotSheet.questionnaire_key, Ballot.mode,
-               Ballot.day, Ballot.duration_bucket, Ballot.fingerprint, Ballot.answers)
+               Ballot.day, Ballot.duration_bucket, Ballot.fingerprint, Ballot.layout_id, Ballot.answers)
         .join(BallotSheet, Ballot.sheet_id == BallotSheet.id)
         .where(BallotSheet.campaign_id == campaign.id)
-        .order_by(Ballot.id))
+        .order_by(Ballot.id)).all()
+    layouts = load_layouts({row.layout_id for row in ballots})
     rows = []
-    for ballot_id, sheet, group, questionnaire, mode, day, duration, fingerprint, answers in ballots:
+    for ballot_id, sheet, group, questionnaire, mode, day, duration, fingerprint, layout, answers in ballots:
         if mode == "rehearsal" and not include_rehearsal:
             continue
-        for a in sorted(unpack_answers(answers), key=lambda a: (a.subject, a.item)):
+        for a in sorted(layouts[layout].unpack(answers), key=lambda a: (a.subject, a.item)):
             rows.append((ballot_id, sheet, group, questionnaire, a.subject, a.item, a.value, a.choice, mode, day,
                          duration, fingerprint))
     library = frozen_definitions(campaign)

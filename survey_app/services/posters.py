@@ -94,7 +94,7 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
     receipt = hmac.new(key, f"open:{context.poster_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
     engine = db.engine
     insert_receipt = driver.compiled(engine, _INSERT_RECEIPT, ("poster_id", "nonce_hash"))
-    ballot = new_ballot(engine, context.sheet_id, "rehearsal" if campaign.rehearsal else "open", answers,
+    ballot = new_ballot(engine, context.sheet, "rehearsal" if campaign.rehearsal else "open", answers,
                         duration, fingerprint(campaign, address))
     try:
         with driver.transaction(engine, guard=serialized_writes) as cursor:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from forms.builder import field_name
 from forms.schema import Questionnaire
 from survey_app.extensions import db
-from survey_app.models import BallotSheet, Campaign, Organisation, SheetSubject
+from survey_app.models import BallotSheet, Campaign, Layout, Organisation, SheetSubject
 from survey_app.services.campaigns import CampaignError, frozen_definitions
 
 
@@ -50,6 +50,12 @@ class SheetInfo:
     def pairs(self) -> dict[tuple[str, str], FieldSpec]:
         """The same specs by (subject, item), as the casting service checks answers."""
         return {(spec.subject, spec.item): spec for spec in self.fields.values()}
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Where each answer goes in the ballot row, in the order of the page."""
+        return Layout(tuple((spec.subject, spec.item, None if spec.choices is None else tuple(spec.choices.items()))
+                            for spec in self.fields.values()))
 
 
 _CACHE: dict[tuple[str, int, str], SheetInfo] = {}

@@ -49,7 +49,7 @@ def test_no_column_of_ballots_or_answers_equals_or_derives_from_a_code(app, vote
     assert stored and not [v for v in stored if any(f in v or v in f for f in forms if len(v) >= 8)]
 
     columns = {c["name"] for c in inspect(db.engine).get_columns("ballot")}
-    assert columns == {"id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint", "answers"}
+    assert columns == {"id", "sheet_id", "mode", "day", "duration_bucket", "fingerprint", "layout_id", "answers"}
     token_columns = {c["name"] for c in inspect(db.engine).get_columns("token")}
     assert not any("ballot" in c or "time" in c or c.endswith("_at") for c in token_columns)
     ballot_ids = set(db.session.scalars(select(Ballot.id)))

@@ -6,7 +6,7 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Float, inspect, select, text
+from sqlalchemy import Float, inspect, text
 
 from survey_app.extensions import db
 from survey_app.models import AuditEntry
@@ -134,7 +134,7 @@ def test_answers_move_into_the_ballot_row_and_back_without_losing_one(app):
     """0004 packs each ballot's answer rows into its row; the downgrade unpacks them again."""
     from flask_migrate import downgrade, upgrade
 
-    from survey_app.models import Ballot, unpack_answers
+    from survey_app.models import answers_by_ballot
     from survey_app.services import tokens
     from survey_app.services.casting import AnswerIn, cast_ballot
     from survey_app.services.sheets import sheet_definition
@@ -156,8 +156,7 @@ def test_answers_move_into_the_ballot_row_and_back_without_losing_one(app):
             assert cast_ballot(code, answers, nonce=f"nonce-{key}-{n}").status == "cast"
 
     def stored() -> set[tuple]:
-        return {(b, *a) for b, text_ in db.session.execute(select(Ballot.id, Ballot.answers))
-                for a in unpack_answers(text_)}
+        return {(b, *a) for b, answers in answers_by_ballot().items() for a in answers}
 
     before = stored()
     assert len(before) == 4 * 1 * len(sheet_definition(sheets["V1"])[0].items) \
