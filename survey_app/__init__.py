@@ -13,6 +13,7 @@ from survey_app.config import Config
 from survey_app.extensions import (
     babel, compress, csrf, db, limiter, login_manager, migrate, select_locale,
 )
+from survey_app.services import driver
 from survey_app.sessions import OnceSignedCookieSession
 
 MIGRATIONS_DIR = __path__[0] + "/migrations"
@@ -44,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             k: v for k, v in app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).items() if k != "pool_pre_ping"}
     db.init_app(app)
+    app.teardown_request(driver.release_request_connection)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement, Insert
 
@@ -66,6 +67,34 @@ def date_param(engine: Engine, day: date) -> date | str:
     return day.isoformat() if engine.dialect.name == "sqlite" else day
 
 
+_HELD = "pingyi_driver_connection"
+
+
+def _checkout(engine: Engine) -> tuple[Any, bool]:
+    """The request's pooled connection for this engine, and whether the caller must give it back.
+
+    A ballot request reads its code and then writes on the same connection: the pool's checkout
+    and checkin, about a tenth of a ballot's cost, are paid once per request instead of twice.
+    Outside a request (the CLI, simulated voting) every use takes and returns its own.
+    """
+    if not has_request_context():
+        return engine.raw_connection(), True
+    held = g.get(_HELD)
+    if held is None:
+        held = (engine, engine.raw_connection())
+        setattr(g, _HELD, held)
+    elif held[0] is not engine:
+        return engine.raw_connection(), True
+    return held[1], False
+
+
+def release_request_connection(_error: BaseException | None = None) -> None:
+    """Teardown: the request's connection goes back to the pool (registered by the app factory)."""
+    held = g.pop(_HELD, None)
+    if held is not None:
+        held[1].close()
+
+
 @contextmanager
 def transaction(engine: Engine, guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> Iterator[Any]:
     """A DBAPI cursor in one transaction: committed on a clean exit, rolled back on any error.
@@ -73,7 +102,7 @@ def transaction(engine: Engine, guard: Callable[[], AbstractContextManager[Any]]
     ``guard`` (such as the SQLite writers' queue) is held around the statements and the commit
     only; taking the connection from the pool and giving it back happen outside it.
     """
-    connection = engine.raw_connection()
+    connection, owned = _checkout(engine)
     try:
         cursor = connection.cursor()
         try:
@@ -87,13 +116,14 @@ def transaction(engine: Engine, guard: Callable[[], AbstractContextManager[Any]]
         finally:
             cursor.close()
     finally:
-        connection.close()  # back to the pool
+        if owned:
+            connection.close()  # back to the pool
 
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Any]:
     """A cursor for one read outside any transaction: no BEGIN and no ROLLBACK round trip."""
-    connection = engine.raw_connection()
+    connection, owned = _checkout(engine)
     driver = connection.driver_connection
     # pysqlite opens no transaction for a SELECT; psycopg would, so it reads in autocommit.
     switch = hasattr(driver, "autocommit") and engine.dialect.name == "postgresql"
@@ -110,4 +140,5 @@ def reading(engine: Engine) -> Iterator[Any]:
             if switch:
                 driver.autocommit = False
         finally:
-            connection.close()
+            if owned:
+                connection.close()

@@ -123,3 +123,26 @@ def test_the_export_reads_back_from_csv_parquet_and_xlsx_alike(app, campaign, vo
     write_ratings(hostile, tmp_path / "hostile.xlsx")
     cell = load_workbook(tmp_path / "hostile.xlsx").active.cell(row=2, column=COLUMNS.index("subject") + 1)
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK"), "text, never a live formula"
+
+
+def test_a_ballot_request_takes_one_pooled_connection_and_gives_it_back(app, campaign, voter):
+    from sqlalchemy import event
+
+    _, sheets = campaign
+    codes = [tokens.display(c) for c in tokens.issue_tokens(sheets["V1"], 2).codes]
+    q, subjects = sheet_definition(sheets["V1"])
+    answers = full_answers(q, subjects)
+    assert voter.vote(codes[0], answers).status_code == 200  # the sheet's details are cached from here on
+    page = voter.open(codes[1]).get_data(as_text=True)
+    db.session.remove()
+    checkouts = []
+    listener = lambda *_args: checkouts.append(1)  # noqa: E731
+    event.listen(db.engine, "checkout", listener)
+    try:
+        response = voter.client.post(f"/t/{codes[1]}", data={**voter.hidden(page), **answers})
+    finally:
+        event.remove(db.engine, "checkout", listener)
+    assert response.status_code == 200
+    assert len(checkouts) == 1, "the code's lookup and the casting share one connection"
+    assert db.engine.pool.checkedout() == 0, "and it is back in the pool after the request"
+    assert count(Ballot) == 2
