@@ -264,10 +264,11 @@ def main() -> int:
           f"{'p99/hello':>10}{'errors':>8}")
     for db in dbs:
         r = run(db, args.duration, args.connections, args.workers, args.rounds)
-        ratios = []
+        ratios, tails = [], []
         for h, b in r["rounds"]:
             ratio = b["rate"] / h["rate"]
             ratios.append(ratio)
+            tails.append(b["p99"] / h["p99"])
             errors = b["non2xx"] + b["socket_errors"]
             failed |= errors > 0
             print(f"{db:<11}{h['rate']:>9.0f}{b['rate']:>11.0f}{ratio:>7.2f}{goals[db]:>6.2f}{b['p50']:>8.1f}"
@@ -277,7 +278,8 @@ def main() -> int:
             print(f"{'':<11}CPU per request, server + wrk: "
                   f"hello {h['server_us']:.0f} + {h['wrk_us']:.0f} µs, ballot {b['server_us']:.0f} + {b['wrk_us']:.0f} µs")
         print(f"{'':<11}median ratio {statistics.median(ratios):.2f} over {len(ratios)} rounds "
-              f"({min(ratios):.2f}–{max(ratios):.2f}); "
+              f"({min(ratios):.2f}–{max(ratios):.2f}); median p99/hello {statistics.median(tails):.2f} "
+              f"({min(tails):.2f}–{max(tails):.2f}); "
               f"{r['rows']['ballots']} ballots and {r['rows']['answers']} answers stored; lost {r['lost']}, "
               f"doubled {r['doubled']}, in flight {r['in_flight']}; answers and used codes consistent: "
               f"{r['answers_ok']}")

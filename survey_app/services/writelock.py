@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from survey_app.extensions import db
 
-CHECKPOINT_EVERY = 500  # writes by one process between its checkpoints: about 5,000 WAL pages of ballots
+CHECKPOINT_EVERY = 500  # writes by one process between its checkpoints: about 1,700 WAL pages of ballots
 MAX_PASSES, SMALL_TAIL = 4, 100  # checkpoint passes outside the queue; a tail this small is copied inside it
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
