@@ -117,11 +117,9 @@ class Layout:
                 yield StoredAnswer(subject, item, choice, None if number is None else float(number))
 
 
-def load_layouts(ids: Iterable[str] | None = None) -> dict[str, Layout]:
-    """The stored layouts by id (all of them, or those named)."""
-    query = db.select(AnswerLayout.id, AnswerLayout.spec)
-    if ids is not None:
-        query = query.where(AnswerLayout.id.in_(list(ids)))
+def load_layouts(ids: Iterable[str]) -> dict[str, Layout]:
+    """The stored layouts named, by id."""
+    query = db.select(AnswerLayout.id, AnswerLayout.spec).where(AnswerLayout.id.in_(list(ids)))
     return {layout_id: Layout.from_spec(spec) for layout_id, spec in db.session.execute(query)}
 
 
