@@ -9,6 +9,8 @@ doubled. Results are ratios to the hello-world rate measured in the same run; he
 alternate for several rounds against one server, and the median ratio is the result, because on a
 shared 2-core machine one round differs from the next by a few hundredths. The CPU that the server
 and wrk spend per request (from /proc) shows how much of the gap is work and how much is waiting.
+With ``--framework`` each round also measures the ballot request without the ballot (see
+``bench/framework_app.py``): the most any ballot could reach under these libraries and settings.
 """
 from __future__ import annotations
 
@@ -45,12 +47,13 @@ function setup(thread)
   counter = counter + 1
 end
 function init(args)
-  local nthreads, path = tonumber(args[1]), args[2]
+  local nthreads, path, prefix = tonumber(args[1]), args[2], args[3] or "/t/"
+  cycle = args[4] == "cycle"  -- for requests that spend no code: start over instead of stopping
   local i = 0
   for line in io.lines(path) do
     if i % nthreads == tid then
       local code, body = line:match("([^\t]+)\t(.*)")
-      requests[#requests + 1] = wrk.format("POST", "/t/" .. code, nil, body)
+      requests[#requests + 1] = wrk.format("POST", prefix .. code, nil, body)
     end
     i = i + 1
   end
@@ -58,7 +61,9 @@ function init(args)
 end
 function request()
   pos = pos + 1
-  if pos > #requests then
+  if pos > #requests and cycle then
+    pos = 1
+  elseif pos > #requests then
     wrk.thread:stop()
     return requests[#requests]
   end
@@ -189,7 +194,7 @@ def wrk(args: list[str], server_pid: int) -> dict:
             "max": number(r"max (\d+) us") / 1000, "raw": out}
 
 
-def run(db: str, duration: int, connections: int, workers: int, rounds: int) -> dict:
+def run(db: str, duration: int, connections: int, workers: int, rounds: int, framework: bool = False) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{db}-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -206,8 +211,9 @@ def run(db: str, duration: int, connections: int, workers: int, rounds: int) -> 
         env.pop("DATABASE_URL", None)
     per_round = duration * 2500 + 500
     codes = prepare(env, codes_needed=per_round * rounds + 1)
+    app = ["--pythonpath", str(ROOT / "bench"), "framework_app:app"] if framework else ["survey_app.wsgi:app"]
     server = subprocess.Popen([BIN / "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}",
-                               "--backlog", "2048", "--log-level", "warning", "survey_app.wsgi:app"],
+                               "--backlog", "2048", "--log-level", "warning", *app],
                               env=env, cwd=ROOT)
     try:
         for _ in range(100):
@@ -231,16 +237,18 @@ def run(db: str, duration: int, connections: int, workers: int, rounds: int) -> 
             with requests_file.open("w") as handle:
                 for code in codes[n * per_round:(n + 1) * per_round]:
                     handle.write(f"{code}\t{urlencode({**fields, 'nonce': secrets.token_urlsafe(12)})}\n")
+            posts = common + ["-s", str(lua), "-H", f"Cookie: {cookie}", "-H",
+                              "Content-Type: application/x-www-form-urlencoded", base, "--", "2", str(requests_file)]
             hello = wrk(common + ["-s", str(hello_lua), f"{base}/ping"], server.pid)
-            ballots = wrk(common + ["-s", str(lua), "-H", f"Cookie: {cookie}", "-H",
-                                    "Content-Type: application/x-www-form-urlencoded", base, "--", "2",
-                                    str(requests_file)], server.pid)
-            results.append((hello, ballots))
+            # the framework floor spends no code, so it reads the round's requests before the ballots do
+            floor = wrk(posts + ["/bench/framework/", "cycle"], server.pid) if framework else None
+            ballots = wrk(posts, server.pid)
+            results.append((hello, ballots, floor))
     finally:
         server.terminate()
         server.wait(timeout=30)
     rows = count_rows(env)
-    ok = sum(b["requests"] - b["non2xx"] for _, b in results)
+    ok = sum(b["requests"] - b["non2xx"] for _, b, _ in results)
     # lost: confirmed to wrk but not stored. doubled: a ballot without its own spent code.
     # in flight: stored, but wrk stopped before reading the confirmation (at most one per connection).
     return {"db": db, "rounds": results, "rows": rows, "ok": ok,
@@ -256,6 +264,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="hello and ballot runs in turn; the median ratio counts")
+    parser.add_argument("--framework", action="store_true",
+                        help="also measure the ballot request without the ballot (bench/framework_app.py)")
     args = parser.parse_args()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     goals = {"sqlite": 0.40, "postgresql": 0.12}
@@ -263,9 +273,9 @@ def main() -> int:
     print(f"{'db':<11}{'hello/s':>9}{'ballots/s':>11}{'ratio':>7}{'goal':>6}{'p50 ms':>8}{'p99 ms':>8}"
           f"{'p99/hello':>10}{'errors':>8}")
     for db in dbs:
-        r = run(db, args.duration, args.connections, args.workers, args.rounds)
-        ratios, tails = [], []
-        for h, b in r["rounds"]:
+        r = run(db, args.duration, args.connections, args.workers, args.rounds, args.framework)
+        ratios, tails, floors = [], [], []
+        for h, b, f in r["rounds"]:
             ratio = b["rate"] / h["rate"]
             ratios.append(ratio)
             tails.append(b["p99"] / h["p99"])
@@ -277,12 +287,22 @@ def main() -> int:
                   f"{h['max']:.0f} ms, ballots {b['p999']:.0f} and {b['max']:.0f} ms")
             print(f"{'':<11}CPU per request, server + wrk: "
                   f"hello {h['server_us']:.0f} + {h['wrk_us']:.0f} µs, ballot {b['server_us']:.0f} + {b['wrk_us']:.0f} µs")
+            if f is not None:
+                floors.append((f["rate"] / h["rate"], f["p99"] / h["p99"], b["server_us"] - f["server_us"]))
+                failed |= f["non2xx"] + f["socket_errors"] > 0
+                print(f"{'':<11}framework floor: ratio {floors[-1][0]:.2f}, p50 {f['p50']:.1f} ms, p99 {f['p99']:.1f} ms "
+                      f"({floors[-1][1]:.2f}× hello's), server CPU {f['server_us']:.0f} µs; "
+                      f"the ballot's own work: {floors[-1][2]:.0f} µs")
         print(f"{'':<11}median ratio {statistics.median(ratios):.2f} over {len(ratios)} rounds "
               f"({min(ratios):.2f}–{max(ratios):.2f}); median p99/hello {statistics.median(tails):.2f} "
               f"({min(tails):.2f}–{max(tails):.2f}); "
               f"{r['rows']['ballots']} ballots and {r['rows']['answers']} answers stored; lost {r['lost']}, "
               f"doubled {r['doubled']}, in flight {r['in_flight']}; answers and used codes consistent: "
               f"{r['answers_ok']}")
+        if floors:
+            print(f"{'':<11}framework floor: median ratio {statistics.median(x[0] for x in floors):.2f}, "
+                  f"median p99/hello {statistics.median(x[1] for x in floors):.2f}; the ballot's own work "
+                  f"(server CPU beyond the floor) {statistics.median(x[2] for x in floors):.0f} µs")
         failed |= r["lost"] > 0 or r["doubled"] > 0 or not r["answers_ok"]
     return 1 if failed else 0
 
