@@ -20,7 +20,7 @@ from forms.schema import (
     Indicator, Item, PayLink, Questionnaire, Quota, Rectification, RepeatRule, Rollup, RollupGrade,
     Scale, Scheme, TieBreak, VetoItem, VetoRule, VoteShareRule, YearOverYear,
 )
-from forms.yamlnodes import DuplicateKey, LDict, LList, parse
+from forms.yamlnodes import DuplicateKey, LDict, parse
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -64,7 +64,7 @@ def analyze_command(ctx: click.Context, campaign: str | None, ratings: Path | No
 def _from_database(ctx: click.Context, slug: str, progress, options):  # type: ignore[no-untyped-def]
     from flask.cli import ScriptInfo
 
-    from survey_app.services.campaigns import CampaignError, get_campaign
+    from survey_app.services.campaigns import CampaignError
 
     from survey_app.cli.campaigns import _campaign
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.grading import ComponentSpec, GradeSpec, GradingSpec, grade, rectification_lines
+from analysis.grading import grade, rectification_lines
 from forms.loader import builtin_library
 from survey_app.specs import grading_spec
 
