@@ -13,7 +13,7 @@ from forms.schema import Definition, Scheme
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, CampaignDefinition, Organisation, SheetSubject
 from survey_app.models._time import utcnow
-from survey_app.services import audit
+from survey_app.services import audit, mixing
 
 
 class CampaignError(ValueError):
@@ -102,7 +102,9 @@ def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
         raise CampaignError(f"只有进行中的测评活动可以结束，当前状态：{campaign.status}")
     campaign.status, campaign.closed_at = "closed", utcnow()
     audit.record(actor, "close_campaign", campaign.slug)
+    mixing.mix_ballots(campaign.id)  # in the closing transaction: see services.mixing
     db.session.commit()
+    mixing.truncate_log()
     return campaign
 
 

@@ -95,7 +95,15 @@ _LOOKUP = (select(TOKENS.c.id, TOKENS.c.status, TokenBatch.voided_at, BallotShee
 
 # Statements built once, run through survey_app.services.driver: see there for why.
 _LOOKUP_BY_HASH = _LOOKUP.where(TOKENS.c.code_hash == bindparam("code_hash"))
-_CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.status == "unused")
+# The code's campaign must still be open and its batch not voided when the code is spent, not only
+# when it was looked up: a voter whose page was read just before the campaign closed is refused.
+_STILL_OPEN = (select(TokenBatch.id)
+               .join(BallotSheet.__table__, TokenBatch.sheet_id == BallotSheet.id)
+               .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id)
+               .where(TokenBatch.id == TOKENS.c.batch_id, TokenBatch.voided_at.is_(None),
+                      Campaign.status == "open")
+               .exists())
+_CLAIM = (TOKENS.update().where(TOKENS.c.id == bindparam("token_id"), TOKENS.c.status == "unused", _STILL_OPEN)
           .values(status="used", idempotency_hash=bindparam("idem")))
 _CLAIMED = select(TOKENS.c.status, TOKENS.c.idempotency_hash).where(TOKENS.c.id == bindparam("token_id"))
 _INSERT_BALLOT = BALLOTS.insert()
@@ -193,6 +201,8 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
         status, stored_idem = cursor.fetchone()
     if status == "used" and hmac.compare_digest(stored_idem or "", idem):
         return CastResult("recorded")
+    if status == "unused":  # still unspent: its campaign closed or its batch was voided meanwhile
+        return CastResult(gate(lookup(code)) or "closed")
     return CastResult("void" if status == "void" else "used")
 
 

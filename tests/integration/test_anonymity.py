@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from pathlib import Path
 
 import pytest
 from scipy.stats import kendalltau
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from survey_app.extensions import db
-from survey_app.models import Ballot, Token
+from survey_app.models import Ballot, Campaign, Token
 from survey_app.services import tokens
 from survey_app.services.sheets import sheet_definition
 from survey_app.services.casting import AnswerIn, cast_ballot
@@ -89,3 +90,112 @@ def test_the_token_row_keeps_nothing_that_points_to_the_ballot(app):
     assert row.status == "used"
     assert result.ballot_id not in (row.code_hash, row.idempotency_hash)
     assert row.idempotency_hash != hashlib.sha256(result.ballot_id.encode()).hexdigest()
+
+
+def _cast_in_order(sheet, count: int) -> list[str]:
+    q, subjects = sheet_definition(sheet)
+    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
+                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    return [cast_ballot(code, answers, nonce="n" * 16).ballot_id for code in tokens.issue_tokens(sheet, count).codes]
+
+
+def _tau_of_stored_order(order: list[str], stored: list[str]) -> float:
+    tau, _ = kendalltau([order.index(b) for b in stored], range(len(order)))
+    return tau
+
+
+def test_closing_leaves_nothing_that_pairs_a_spent_code_with_its_ballot(app):
+    """PostgreSQL's row stamps (xmin, ctid) pair each ballot with the code spent in its transaction
+    and keep the casting order until closing rewrites the ballots; SQLite's log keeps them side by
+    side until closing empties it. Each is checked first to be there, then to be gone."""
+    from survey_app.models import answers_by_ballot
+    from survey_app.services import campaigns
+
+    campaign, sheets = open_campaign()
+    order = _cast_in_order(sheets["V1"], 60)
+    campaign_id = campaign.id
+    db.session.remove()
+    before = answers_by_ballot()
+
+    def paired() -> int:
+        return db.session.scalar(text("SELECT count(*) FROM ballot b JOIN token t ON t.xmin = b.xmin"))
+
+    def stored_order() -> list[str]:
+        return list(db.session.scalars(text("SELECT id FROM ballot ORDER BY ctid")))
+
+    log = Path(f"{db.engine.url.database}-wal")
+    if db.engine.dialect.name == "postgresql":
+        assert paired() == 60  # each ballot shares its transaction's stamp with exactly its own code
+        assert _tau_of_stored_order(order, stored_order()) > 0.9  # and the heap keeps the casting order
+    else:
+        assert log.stat().st_size > 0
+
+    campaigns.close_campaign(db.session.get(Campaign, campaign_id))
+    db.session.remove()
+    assert answers_by_ballot() == before  # every ballot and answer is still there, unchanged
+    if db.engine.dialect.name == "postgresql":
+        assert paired() == 0
+        assert db.session.scalar(text("SELECT count(DISTINCT xmin::text) FROM ballot")) == 1
+        assert abs(_tau_of_stored_order(order, stored_order())) < 0.4  # 60 ballots: 4.5 sd of a shuffle
+    else:
+        assert log.stat().st_size == 0
+
+
+def test_a_code_read_before_the_campaign_closed_is_refused_when_spent_after(app):
+    from survey_app.services import campaigns
+    from survey_app.services.casting import lookup
+
+    campaign, sheets = open_campaign()
+    q, subjects = sheet_definition(sheets["V1"])
+    code = tokens.issue_tokens(sheets["V1"], 1).codes[0]
+    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
+                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    context = lookup(code)  # the voter's page was read while the campaign was open
+    assert context is not None and context.campaign_status == "open"
+    campaigns.close_campaign(campaign)
+    assert cast_ballot(code, answers, nonce="n" * 16, context=context).status == "closed"
+    db.session.remove()
+    assert db.session.scalar(select(Token.status)) == "unused"
+    assert db.session.scalars(select(Ballot.id)).all() == []
+
+
+def test_ballots_cast_while_the_campaign_closes_are_all_either_refused_or_rewritten(app):
+    """Voters keep casting from other threads while the campaign closes: every ballot stored has
+    its code spent, every refused code stays unspent, and (PostgreSQL) none keeps its stamp."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from survey_app.services import campaigns
+
+    campaign, sheets = open_campaign()
+    q, subjects = sheet_definition(sheets["V1"])
+    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
+                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    codes = tokens.issue_tokens(sheets["V1"], 300).codes
+    campaign_id = campaign.id
+    db.session.remove()
+    cast, some_cast, guard = [], threading.Event(), threading.Lock()
+
+    def vote(code: str) -> str:
+        with app.app_context():
+            try:
+                status = cast_ballot(code, answers, nonce="n" * 16).status
+            finally:
+                db.session.remove()
+        with guard:
+            cast.append(status)
+            if cast.count("cast") >= 20:
+                some_cast.set()
+        return status
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = pool.map(vote, codes)
+        assert some_cast.wait(30)
+        campaigns.close_campaign(db.session.get(Campaign, campaign_id))
+        statuses = list(results)
+    db.session.remove()
+    assert set(statuses) <= {"cast", "closed"} and "cast" in statuses and "closed" in statuses
+    used = db.session.scalar(select(func.count()).select_from(Token).where(Token.status == "used"))
+    assert used == statuses.count("cast") == len(db.session.scalars(select(Ballot.id)).all())
+    if db.engine.dialect.name == "postgresql":
+        assert db.session.scalar(text("SELECT count(*) FROM ballot b JOIN token t ON t.xmin = b.xmin")) == 0

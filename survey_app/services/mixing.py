@@ -1,0 +1,64 @@
+"""When a campaign closes, its ballots are rewritten in random order, and nothing pairs a ballot with its code.
+
+A ballot is stored in the same transaction that spends its code, and that is what makes it
+count exactly once. PostgreSQL, though, stamps every row version with the transaction that wrote
+it (the system column ``xmin``) and appends new rows to the table in the order they come
+(``ctid``). So anyone who can read both tables could pair each spent code with its ballot
+(``token.xmin = ballot.xmin``) and read the casting order off either column. For codes handed out
+from the mail-merge file, that leads from a ballot to a name. Rewriting the campaign's ballots in
+one transaction, in random order, gives them all one ``xmin`` and a physical order that says
+nothing. The superseded row versions are only visible to PostgreSQL's own page inspection until
+VACUUM reclaims them.
+
+SQLite keeps no such stamp, and it stores ballots in the order of their random ids. What it does
+keep is the write-ahead log, where each commit's frames hold the spent code's page next to the
+ballot's page until the log is overwritten. So on SQLite the log is copied into the database and
+truncated instead.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+
+from survey_app.extensions import db
+
+_SHEETS = "SELECT id FROM ballot_sheet WHERE campaign_id = :campaign"
+
+
+def mix_ballots(campaign_id: int) -> int:
+    """Rewrite the campaign's ballots in random order, inside the caller's closing transaction.
+
+    Returns how many were rewritten (none on SQLite). On PostgreSQL the token table is locked
+    first, in a mode that waits for every cast in flight and holds new ones back until the
+    closing commit; a cast held back then finds the campaign closed and is refused (see
+    ``casting._STILL_OPEN``), so no ballot can arrive after the rewrite.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return 0
+    session = db.session
+    session.flush()
+    session.execute(text("LOCK TABLE token IN SHARE ROW EXCLUSIVE MODE"))
+    session.execute(text(f"CREATE TEMPORARY TABLE pingyi_mixing ON COMMIT DROP AS "
+                         f"SELECT * FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
+    session.execute(text(f"DELETE FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
+    return session.execute(text("INSERT INTO ballot SELECT * FROM pingyi_mixing ORDER BY random()")).rowcount
+
+
+def truncate_log() -> None:
+    """After the closing commit on SQLite: copy the log into the database and empty it.
+
+    A TRUNCATE checkpoint waits (up to the busy timeout) for the writers and readers of other
+    connections; when one keeps it from finishing, the server's next checkpoints overwrite the log.
+    """
+    if db.engine.dialect.name != "sqlite":
+        return
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    if busy:
+        logging.getLogger(__name__).warning("the write-ahead log could not be emptied after closing")
