@@ -104,7 +104,7 @@ def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     audit.record(actor, "close_campaign", campaign.slug)
     mixing.mix_ballots(campaign.id)  # in the closing transaction: see services.mixing
     db.session.commit()
-    mixing.truncate_log()
+    mixing.after_close()
     return campaign
 
 

@@ -7,8 +7,8 @@ it (the system column ``xmin``) and appends new rows to the table in the order t
 (``token.xmin = ballot.xmin``) and read the casting order off either column. For codes handed out
 from the mail-merge file, that leads from a ballot to a name. Rewriting the campaign's ballots in
 one transaction, in random order, gives them all one ``xmin`` and a physical order that says
-nothing. The superseded row versions are only visible to PostgreSQL's own page inspection until
-VACUUM reclaims them.
+nothing. The superseded row versions are visible only to PostgreSQL's own page inspection, and
+VACUUM, run after the commit, reclaims them.
 
 SQLite keeps no such stamp, and it stores ballots in the order of their random ids. What it does
 keep is the write-ahead log, where each commit's frames hold the spent code's page next to the
@@ -45,15 +45,21 @@ def mix_ballots(campaign_id: int) -> int:
     return session.execute(text("INSERT INTO ballot SELECT * FROM pingyi_mixing ORDER BY random()")).rowcount
 
 
-def truncate_log() -> None:
-    """After the closing commit on SQLite: copy the log into the database and empty it.
+def after_close() -> None:
+    """After the closing commit: reclaim the superseded ballot rows, or empty SQLite's log.
 
+    PostgreSQL's VACUUM frees the old row versions once no open transaction can still see them.
     A TRUNCATE checkpoint waits (up to the busy timeout) for the writers and readers of other
     connections; when one keeps it from finishing, the server's next checkpoints overwrite the log.
     """
-    if db.engine.dialect.name != "sqlite":
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ballot"))  # not allowed inside a transaction
         return
-    connection = db.engine.raw_connection()
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
