@@ -29,16 +29,17 @@ _SHEETS = "SELECT id FROM ballot_sheet WHERE campaign_id = :campaign"
 def mix_ballots(campaign_id: int) -> int:
     """Rewrite the campaign's ballots in random order, inside the caller's closing transaction.
 
-    Returns how many were rewritten (none on SQLite). On PostgreSQL the token table is locked
-    first, in a mode that waits for every cast in flight and holds new ones back until the
-    closing commit; a cast held back then finds the campaign closed and is refused (see
-    ``casting._STILL_OPEN``), so no ballot can arrive after the rewrite.
+    Returns how many were rewritten (none on SQLite). On PostgreSQL the tables that every cast
+    writes first (the token, or an open-mode receipt) are locked, in a mode that waits for the
+    casts in flight and holds new ones back until the closing commit; a cast held back then finds
+    the campaign closed and is refused (``casting._STILL_OPEN``, ``posters._INSERT_RECEIPT``), so
+    no ballot can arrive after the rewrite.
     """
     if db.engine.dialect.name != "postgresql":
         return 0
     session = db.session
     session.flush()
-    session.execute(text("LOCK TABLE token IN SHARE ROW EXCLUSIVE MODE"))
+    session.execute(text("LOCK TABLE token, open_receipt IN SHARE ROW EXCLUSIVE MODE"))
     session.execute(text(f"CREATE TEMPORARY TABLE pingyi_mixing ON COMMIT DROP AS "
                          f"SELECT * FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
     session.execute(text(f"DELETE FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Integer, String, bindparam, cast, select
 
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, OpenReceipt, Poster
@@ -23,7 +23,17 @@ from survey_app.services.casting import AnswerIn, CastResult, check_answers, new
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.writelock import serialized_writes
 
-_INSERT_RECEIPT = OpenReceipt.__table__.insert()
+_RECEIPTS = OpenReceipt.__table__
+# The receipt goes in only while the poster is up and its campaign open, checked in the statement
+# itself: a form read just before the campaign or the poster closed is refused, not stored after.
+_INSERT_RECEIPT = _RECEIPTS.insert().from_select(
+    ["poster_id", "nonce_hash"],
+    select(cast(bindparam("poster_id"), Integer), cast(bindparam("nonce_hash"), String))
+    .where(select(Poster.id)
+           .join(BallotSheet.__table__, Poster.sheet_id == BallotSheet.id)
+           .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id)
+           .where(Poster.id == bindparam("poster_id"), Poster.closed_at.is_(None), Campaign.status == "open")
+           .exists()))
 
 
 class PosterError(ValueError):
@@ -99,7 +109,13 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
     try:
         with driver.transaction(engine, guard=serialized_writes) as cursor:
             cursor.execute(insert_receipt.sql, insert_receipt.bind((context.poster_id, receipt)))
+            if cursor.rowcount != 1:  # the campaign or the poster closed since the page was read
+                return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
             ballot.store(cursor)
     except engine.dialect.loaded_dbapi.IntegrityError:  # this receipt is stored: the same form sent again
         return CastResult("recorded")
     return CastResult("cast", ballot.ballot_id)
+
+
+def _campaign_status(campaign_id: int) -> str | None:
+    return db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))

@@ -100,3 +100,27 @@ def test_a_closed_poster_stops_taking_votes(app, poster):
     posters.close_poster(p)
     response = Voter(app).client.get(f"/p/{p.slug}")
     assert response.status_code == 410
+
+
+@pytest.mark.parametrize("closing", ["campaign", "poster"])
+def test_a_poster_form_read_before_closing_is_refused_when_sent_after(app, poster, closing):
+    from survey_app.models import BallotSheet, Campaign, OpenReceipt
+    from survey_app.services import campaigns
+    from survey_app.services.casting import AnswerIn
+
+    campaign, p, _ = poster
+    context = posters.find(p.slug)  # the page was read while everything was open,
+    campaign_id = context.campaign.id
+    db.session.expunge(context.campaign)  # and this request's copy of the campaign is not refreshed
+    q, subjects = sheet_definition(db.session.get(BallotSheet, p.sheet_id))
+    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
+                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    if closing == "campaign":
+        campaigns.close_campaign(db.session.get(Campaign, campaign_id))
+    else:
+        posters.close_poster(p)
+    result = posters.cast_open_ballot(context, answers, nonce="n" * 16, address=ADDRESS)
+    assert result.status == ("closed" if closing == "campaign" else "void")
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+    assert db.session.scalar(select(func.count()).select_from(OpenReceipt)) == 0
