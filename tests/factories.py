@@ -107,3 +107,15 @@ def answers_per_ballot() -> dict[str, int]:
     """How many answers each stored ballot holds, read back from its row."""
     from survey_app.models import answers_by_ballot
     return {ballot_id: len(answers) for ballot_id, answers in answers_by_ballot().items()}
+
+
+def first_choice_answers(questionnaire, subject: str):
+    """Service-level answers for one subject: each item's first choice, or 8 on a numeric scale."""
+    from survey_app.services.casting import AnswerIn
+
+    answers = []
+    for item in questionnaire.items:
+        scale = questionnaire.scale(item.scale)
+        answers.append(AnswerIn(subject, item.key, None, 8.0) if scale.is_numeric else
+                       AnswerIn(subject, item.key, scale.choices[0].key, scale.choices[0].value))
+    return answers

@@ -23,10 +23,9 @@ from survey_app.services.casting import AnswerIn, CastResult, check_answers, new
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.writelock import serialized_writes
 
-_RECEIPTS = OpenReceipt.__table__
 # The receipt goes in only while the poster is up and its campaign open, checked in the statement
 # itself: a form read just before the campaign or the poster closed is refused, not stored after.
-_INSERT_RECEIPT = _RECEIPTS.insert().from_select(
+_INSERT_RECEIPT = OpenReceipt.__table__.insert().from_select(
     ["poster_id", "nonce_hash"],
     select(cast(bindparam("poster_id"), Integer), cast(bindparam("nonce_hash"), String))
     .where(select(Poster.id)
@@ -109,11 +108,13 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
     try:
         with driver.transaction(engine, guard=serialized_writes) as cursor:
             cursor.execute(insert_receipt.sql, insert_receipt.bind((context.poster_id, receipt)))
-            if cursor.rowcount != 1:  # the campaign or the poster closed since the page was read
-                return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
-            ballot.store(cursor)
+            stored = cursor.rowcount == 1
+            if stored:
+                ballot.store(cursor)
     except engine.dialect.loaded_dbapi.IntegrityError:  # this receipt is stored: the same form sent again
         return CastResult("recorded")
+    if not stored:  # the campaign or the poster closed since the page was read
+        return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
     return CastResult("cast", ballot.ballot_id)
 
 

@@ -15,7 +15,7 @@ from survey_app.models import Ballot, Campaign, Token
 from survey_app.services import tokens
 from survey_app.services.sheets import sheet_definition
 from survey_app.services.casting import AnswerIn, cast_ballot
-from tests.factories import full_answers, open_campaign
+from tests.factories import first_choice_answers, full_answers, open_campaign
 
 pytestmark = pytest.mark.db
 
@@ -66,8 +66,7 @@ def test_no_column_of_ballots_or_answers_equals_or_derives_from_a_code(app, vote
 def test_casting_order_cannot_be_recovered_from_ballot_ids(app):
     _, sheets = open_campaign()
     q, subjects = sheet_definition(sheets["V1"])
-    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
-                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    answers = first_choice_answers(q, subjects[0])
     order = []
     for code in tokens.issue_tokens(sheets["V1"], 200).codes:
         order.append(cast_ballot(code, answers, nonce="n" * 16).ballot_id)
@@ -94,8 +93,7 @@ def test_the_token_row_keeps_nothing_that_points_to_the_ballot(app):
 
 def _cast_in_order(sheet, count: int) -> list[str]:
     q, subjects = sheet_definition(sheet)
-    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
-                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    answers = first_choice_answers(q, subjects[0])
     return [cast_ballot(code, answers, nonce="n" * 16).ballot_id for code in tokens.issue_tokens(sheet, count).codes]
 
 
@@ -148,8 +146,7 @@ def test_a_code_read_before_the_campaign_closed_is_refused_when_spent_after(app)
     campaign, sheets = open_campaign()
     q, subjects = sheet_definition(sheets["V1"])
     code = tokens.issue_tokens(sheets["V1"], 1).codes[0]
-    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
-                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    answers = first_choice_answers(q, subjects[0])
     context = lookup(code)  # the voter's page was read while the campaign was open
     assert context is not None and context.campaign_status == "open"
     campaigns.close_campaign(campaign)
@@ -169,8 +166,7 @@ def test_ballots_cast_while_the_campaign_closes_are_all_either_refused_or_rewrit
 
     campaign, sheets = open_campaign()
     q, subjects = sheet_definition(sheets["V1"])
-    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
-                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    answers = first_choice_answers(q, subjects[0])
     codes = tokens.issue_tokens(sheets["V1"], 300).codes
     campaign_id = campaign.id
     db.session.remove()

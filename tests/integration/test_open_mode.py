@@ -11,7 +11,7 @@ from survey_app.services.sheets import sheet_definition
 from survey_app.services.export import ratings_frame
 from survey_app.services.turnout import turnout
 from tests.conftest import Voter
-from tests.factories import full_answers, open_campaign
+from tests.factories import first_choice_answers, full_answers, open_campaign
 
 pytestmark = pytest.mark.db
 ADDRESS = "10.20.30.40"
@@ -106,15 +106,13 @@ def test_a_closed_poster_stops_taking_votes(app, poster):
 def test_a_poster_form_read_before_closing_is_refused_when_sent_after(app, poster, closing):
     from survey_app.models import BallotSheet, Campaign, OpenReceipt
     from survey_app.services import campaigns
-    from survey_app.services.casting import AnswerIn
 
     campaign, p, _ = poster
     context = posters.find(p.slug)  # the page was read while everything was open,
     campaign_id = context.campaign.id
     db.session.expunge(context.campaign)  # and this request's copy of the campaign is not refreshed
     q, subjects = sheet_definition(db.session.get(BallotSheet, p.sheet_id))
-    answers = [AnswerIn(subjects[0], i.key, None if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].key,
-                        8.0 if q.scale(i.scale).is_numeric else q.scale(i.scale).choices[0].value) for i in q.items]
+    answers = first_choice_answers(q, subjects[0])
     if closing == "campaign":
         campaigns.close_campaign(db.session.get(Campaign, campaign_id))
     else:
