@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from survey_app.extensions import db
 
@@ -49,17 +50,27 @@ def mix_ballots(campaign_id: int) -> int:
 def after_close() -> None:
     """After the closing commit: reclaim the superseded ballot rows, or empty SQLite's log.
 
-    PostgreSQL's VACUUM frees the old row versions once no open transaction can still see them.
-    A TRUNCATE checkpoint waits (up to the busy timeout) for the writers and readers of other
-    connections; when one keeps it from finishing, the server's next checkpoints overwrite the log.
+    Both are clean-up of a close that has already happened, so a failure is logged, not raised.
     """
     engine = db.engine
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ballot"))  # not allowed inside a transaction
-        return
-    if engine.dialect.name != "sqlite":
-        return
+    try:
+        if engine.dialect.name == "postgresql":
+            _vacuum(engine)
+        elif engine.dialect.name == "sqlite":
+            _empty_log(engine)
+    except Exception:
+        logging.getLogger(__name__).exception("the campaign is closed, but cleaning up after it failed")
+
+
+def _vacuum(engine: Engine) -> None:
+    """VACUUM frees the old row versions once no open transaction can still see them."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ballot"))  # not allowed inside a transaction
+
+
+def _empty_log(engine: Engine) -> None:
+    """A TRUNCATE checkpoint waits (up to the busy timeout) for the writers and readers of other
+    connections; when one keeps it from finishing, the server's next checkpoints overwrite the log."""
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()

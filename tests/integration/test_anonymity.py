@@ -195,3 +195,20 @@ def test_ballots_cast_while_the_campaign_closes_are_all_either_refused_or_rewrit
     assert used == statuses.count("cast") == len(db.session.scalars(select(Ballot.id)).all())
     if db.engine.dialect.name == "postgresql":
         assert db.session.scalar(text("SELECT count(*) FROM ballot b JOIN token t ON t.xmin = b.xmin")) == 0
+
+
+def test_a_failed_clean_up_after_closing_is_logged_and_the_campaign_stays_closed(app, monkeypatch, caplog):
+    from survey_app.services import campaigns, mixing
+
+    def broken(_engine):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(mixing, "_vacuum", broken)
+    monkeypatch.setattr(mixing, "_empty_log", broken)
+    campaign, sheets = open_campaign()
+    _cast_in_order(sheets["V1"], 3)
+    campaigns.close_campaign(campaign)
+    db.session.remove()
+    assert db.session.scalar(select(Campaign.status)) == "closed"
+    assert len(db.session.scalars(select(Ballot.id)).all()) == 3
+    assert "cleaning up after it failed" in caplog.text and "disk gone" in caplog.text
