@@ -27,24 +27,24 @@ from survey_app.extensions import db
 _SHEETS = "SELECT id FROM ballot_sheet WHERE campaign_id = :campaign"
 
 
-def mix_ballots(campaign_id: int) -> int:
+def mix_ballots(campaign_id: int) -> None:
     """Rewrite the campaign's ballots in random order, inside the caller's closing transaction.
 
-    Returns how many were rewritten (none on SQLite). On PostgreSQL the tables that every cast
+    Nothing to do on SQLite (see :func:`after_close`). On PostgreSQL the tables that every cast
     writes first (the token, or an open-mode receipt) are locked, in a mode that waits for the
     casts in flight and holds new ones back until the closing commit; a cast held back then finds
     the campaign closed and is refused (``casting._STILL_OPEN``, ``posters._INSERT_RECEIPT``), so
     no ballot can arrive after the rewrite.
     """
     if db.engine.dialect.name != "postgresql":
-        return 0
+        return
     session = db.session
     session.flush()
     session.execute(text("LOCK TABLE token, open_receipt IN SHARE ROW EXCLUSIVE MODE"))
     session.execute(text(f"CREATE TEMPORARY TABLE pingyi_mixing ON COMMIT DROP AS "
                          f"SELECT * FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
     session.execute(text(f"DELETE FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
-    return session.execute(text("INSERT INTO ballot SELECT * FROM pingyi_mixing ORDER BY random()")).rowcount
+    session.execute(text("INSERT INTO ballot SELECT * FROM pingyi_mixing ORDER BY random()"))
 
 
 def after_close() -> None:
