@@ -58,6 +58,9 @@ class Config:
         self.MAX_IMPORT_BYTES = int(os.environ.get("PINGYI_MAX_IMPORT", 20 * 1024 * 1024))
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
         self.TIMEZONE = os.environ.get("PINGYI_TIMEZONE", "Asia/Shanghai")
+        # On PostgreSQL, how often each server process rewrites the open campaigns' new ballots so
+        # that no row stamp pairs them with their codes (services.mixing); 0 leaves it to closing.
+        self.MIX_SECONDS = float(os.environ.get("PINGYI_MIX_SECONDS", 60))
         # A villager may leave the ballot open for an afternoon; the token is still session-bound.
         self.WTF_CSRF_TIME_LIMIT = 12 * 3600
         self.PROXY_COUNT = int(os.environ.get("PINGYI_PROXY_COUNT", "0"))

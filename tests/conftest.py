@@ -68,7 +68,8 @@ def database_url(request: pytest.FixtureRequest, instance: Path) -> str:
 def make_app(database_url: str, **extra: object) -> Flask:
     from survey_app import create_app
 
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **extra})
+    # No mixer thread outlives its test: the tests of services.mixing start and stop their own.
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "MIX_SECONDS": 0, **extra})
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from survey_app.extensions import db
 from survey_app.models import AnswerLayout, Ballot, BallotSheet, Campaign, Layout, Token, TokenBatch
-from survey_app.services import driver
+from survey_app.services import driver, mixing
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.tokens import code_hash
 from survey_app.services.writelock import serialized_writes
@@ -193,12 +193,16 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
     # READ COMMITTED evaluates its WHERE against the latest committed row.
     with driver.transaction(engine, guard=serialized_writes) as cursor:
         cursor.execute(claim.sql, claim.bind((context.token_id, idem)))
-        if cursor.rowcount == 1:
+        cast = cursor.rowcount == 1
+        if cast:
             ballot.store(cursor)
-            return CastResult("cast", ballot.ballot_id)
-        claimed = driver.compiled(engine, _CLAIMED, ("token_id",))
-        cursor.execute(claimed.sql, claimed.bind((context.token_id,)))
-        status, stored_idem = cursor.fetchone()
+        else:
+            claimed = driver.compiled(engine, _CLAIMED, ("token_id",))
+            cursor.execute(claimed.sql, claimed.bind((context.token_id,)))
+            status, stored_idem = cursor.fetchone()
+    if cast:
+        mixing.keep_mixing(engine, current_app.config.get("MIX_SECONDS", 0))
+        return CastResult("cast", ballot.ballot_id)
     if status == "used" and hmac.compare_digest(stored_idem or "", idem):
         return CastResult("recorded")
     if status == "unused":  # still unspent: its campaign closed or its batch was voided meanwhile

@@ -1,4 +1,4 @@
-"""When a campaign closes, its ballots are rewritten in random order, and nothing pairs a ballot with its code.
+"""Ballots are rewritten in random order, during voting and at closing: nothing pairs one with its code.
 
 A ballot is stored in the same transaction that spends its code, and that is what makes it
 count exactly once. PostgreSQL, though, stamps every row version with the transaction that wrote
@@ -14,10 +14,21 @@ SQLite keeps no such stamp, and it stores ballots in the order of their random i
 keep is the write-ahead log, where each commit's frames hold the spent code's page next to the
 ballot's page until the log is overwritten. So on SQLite the log is copied into the database and
 truncated instead.
+
+Closing is not the only time: while voting goes on, a campaign's ballots on PostgreSQL are
+rewritten too, sheet by sheet, by a thread of each server process (:func:`keep_mixing`), every
+``MIX_SECONDS`` (60 by default). A sheet is rewritten whole, so that a ballot cast since the last
+rewrite hides among all of its sheet's ballots, not only among the few cast since. Whoever can
+read the tables can then pair a code with its ballot only for the casts of the last minute, not
+for the whole campaign.
 """
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -25,6 +36,36 @@ from sqlalchemy.engine import Engine
 from survey_app.extensions import db
 
 _SHEETS = "SELECT id FROM ballot_sheet WHERE campaign_id = :campaign"
+# The tables that every cast writes first: locking them in this mode waits for the casts in flight
+# and holds new ones back until the rewrite commits.
+_LOCK = "LOCK TABLE token, open_receipt IN SHARE ROW EXCLUSIVE MODE"
+_REWRITE = ("CREATE TEMPORARY TABLE pingyi_mixing ON COMMIT DROP AS SELECT * FROM ballot WHERE {where}",
+            "DELETE FROM ballot WHERE {where}",
+            "INSERT INTO ballot SELECT * FROM pingyi_mixing ORDER BY random()")
+# Open sheets with a ballot that shares its transaction's stamp with a spent code or a receipt.
+# Only open campaigns' codes are read (through token.batch_id's index), not every year's.
+_PAIRABLE = """
+WITH open_sheet AS (
+    SELECT s.id FROM ballot_sheet s JOIN campaign c ON c.id = s.campaign_id WHERE c.status = 'open'),
+spent AS (
+    SELECT t.xmin AS stamp FROM token t JOIN token_batch b ON b.id = t.batch_id
+    WHERE t.status = 'used' AND b.sheet_id IN (SELECT id FROM open_sheet)
+    UNION ALL
+    SELECT r.xmin FROM open_receipt r JOIN poster p ON p.id = r.poster_id
+    WHERE p.sheet_id IN (SELECT id FROM open_sheet))
+SELECT DISTINCT ballot.sheet_id FROM ballot JOIN spent ON spent.stamp = ballot.xmin
+WHERE ballot.sheet_id IN (SELECT id FROM open_sheet)
+ORDER BY ballot.sheet_id
+"""
+
+
+def _rewrite(execute: Callable[..., Any], where: str, parameters: Mapping[str, Any]) -> None:
+    """Copy the chosen ballots aside, delete them and insert them again in random order.
+
+    Only under :data:`_LOCK`: a ballot committed between the copy and the DELETE would be lost.
+    """
+    for statement in _REWRITE:
+        execute(text(statement.format(where=where)), parameters)
 
 
 def mix_ballots(campaign_id: int) -> None:
@@ -38,13 +79,77 @@ def mix_ballots(campaign_id: int) -> None:
     """
     if db.engine.dialect.name != "postgresql":
         return
-    session = db.session
-    session.flush()
-    session.execute(text("LOCK TABLE token, open_receipt IN SHARE ROW EXCLUSIVE MODE"))
-    session.execute(text(f"CREATE TEMPORARY TABLE pingyi_mixing ON COMMIT DROP AS "
-                         f"SELECT * FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
-    session.execute(text(f"DELETE FROM ballot WHERE sheet_id IN ({_SHEETS})"), {"campaign": campaign_id})
-    session.execute(text("INSERT INTO ballot SELECT * FROM pingyi_mixing ORDER BY random()"))
+    db.session.flush()
+    db.session.execute(text(_LOCK))
+    _rewrite(db.session.execute, f"sheet_id IN ({_SHEETS})", {"campaign": campaign_id})
+
+
+def mix_open_sheets(engine: Engine) -> list[int]:
+    """Rewrite, in its own transaction, every open sheet whose ballots could be paired; returns their ids.
+
+    The check runs once without the lock, so that a quiet minute holds no cast back, and once
+    more under it, when no cast is in flight, to find the sheets to rewrite.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.begin() as connection:
+        if connection.execute(text(_PAIRABLE)).first() is None:
+            return []
+        connection.execute(text(_LOCK))
+        sheets = list(connection.scalars(text(_PAIRABLE)))
+        if sheets:
+            _rewrite(connection.execute, "sheet_id = ANY(:sheets)", {"sheets": sheets})
+    if sheets:
+        _vacuum(engine)
+    return sheets
+
+
+class _Mixer:
+    """A daemon thread that calls :func:`mix_open_sheets` every ``every`` seconds until stopped."""
+
+    def __init__(self, engine: Engine, every: float) -> None:
+        self.engine, self.every, self.pid = engine, every, os.getpid()
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name="pingyi ballot mixer", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                mix_open_sheets(self.engine)
+            except Exception:  # the ballots are stored; the next round tries again
+                logging.getLogger(__name__).exception("rewriting the open campaigns' ballots failed")
+
+
+_MIXER: list[_Mixer] = []  # this process's mixer, if it has one
+_MIXER_GUARD = threading.Lock()
+
+
+def keep_mixing(engine: Engine, every: float) -> None:
+    """Make sure this process rewrites pairable ballots every ``every`` seconds (PostgreSQL only).
+
+    Called after each cast: threads do not survive a fork, so each server worker starts its own
+    on its first ballot, and another engine (another app in the same process) replaces it.
+    """
+    if every <= 0 or engine.dialect.name != "postgresql":
+        return
+    if _MIXER and _MIXER[0].engine is engine and _MIXER[0].pid == os.getpid() and _MIXER[0].every == every:
+        return
+    with _MIXER_GUARD:
+        if _MIXER and _MIXER[0].engine is engine and _MIXER[0].pid == os.getpid() and _MIXER[0].every == every:
+            return
+        stop_mixing()
+        _MIXER.append(_Mixer(engine, every))
+
+
+def stop_mixing() -> None:
+    """Stop this process's mixer, if it runs (a new engine, or a test that is done with it)."""
+    while _MIXER:
+        mixer = _MIXER.pop()
+        if mixer.pid == os.getpid():
+            mixer.stop()
 
 
 def after_close() -> None:

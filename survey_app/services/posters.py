@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, bindparam, cast, select
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, OpenReceipt, Poster
 from survey_app.models._time import utcnow
-from survey_app.services import audit, driver
+from survey_app.services import audit, driver, mixing
 from survey_app.services.casting import AnswerIn, CastResult, check_answers, new_ballot
 from survey_app.services.sheets import SheetInfo, sheet_info
 from survey_app.services.writelock import serialized_writes
@@ -115,6 +115,7 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
         return CastResult("recorded")
     if not stored:  # the campaign or the poster closed since the page was read
         return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
+    mixing.keep_mixing(engine, current_app.config.get("MIX_SECONDS", 0))
     return CastResult("cast", ballot.ballot_id)
 
 
