@@ -136,6 +136,15 @@ with app.app_context():
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def wait_until_up(base: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{base}/ping", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def form_fields(base: str, code: str) -> tuple[str, dict[str, str]]:
     """One visit to a ballot page: a session cookie and its CSRF token serve every submission."""
     with urllib.request.urlopen(f"{base}/t/{code}") as response:
@@ -216,12 +225,7 @@ def run(db: str, duration: int, connections: int, workers: int, rounds: int, fra
                                "--backlog", "2048", "--log-level", "warning", *app],
                               env=env, cwd=ROOT)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/ping", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_up(base)
         cookie, fields = form_fields(base, codes.pop())
         from urllib.parse import urlencode
         lua = folder / "ballots.lua"

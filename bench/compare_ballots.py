@@ -17,8 +17,6 @@ import secrets
 import statistics
 import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -50,12 +48,7 @@ def start(root: Path, codes_needed: int) -> dict:
     server = subprocess.Popen([bench.BIN / "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
                                "--backlog", "2048", "--log-level", "warning", "--pythonpath", str(root),
                                "survey_app.wsgi:app"], env=env, cwd=root)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{base}/ping", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.1)
+    bench.wait_until_up(base)
     cookie, fields = bench.form_fields(base, codes.pop())
     (folder / "ballots.lua").write_text(bench.LUA)
     (folder / "hello.lua").write_text(bench.TAIL_LUA)
