@@ -59,10 +59,18 @@ ORDER BY ballot.sheet_id
 """
 
 
+def hold_casts(execute: Callable[..., Any]) -> None:
+    """PostgreSQL: wait for the casts and rewrites in flight, and hold new ones back, until this
+    transaction ends. Whatever else deletes ballots takes it first too (a rehearsal's purge), or
+    it and a rewrite could each wait for the other: the rewrite for the deleted ballots' rows, the
+    purge for the codes' table."""
+    execute(text(_LOCK))
+
+
 def _rewrite(execute: Callable[..., Any], where: str, parameters: Mapping[str, Any]) -> None:
     """Copy the chosen ballots aside, delete them and insert them again in random order.
 
-    Only under :data:`_LOCK`: a ballot committed between the copy and the DELETE would be lost.
+    Only under :func:`hold_casts`: a ballot committed between the copy and the DELETE would be lost.
     """
     for statement in _REWRITE:
         execute(text(statement.format(where=where)), parameters)
@@ -80,7 +88,7 @@ def mix_ballots(campaign_id: int) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     db.session.flush()
-    db.session.execute(text(_LOCK))
+    hold_casts(db.session.execute)
     _rewrite(db.session.execute, f"sheet_id IN ({_SHEETS})", {"campaign": campaign_id})
 
 
@@ -98,7 +106,7 @@ def mix_open_sheets(engine: Engine) -> list[int]:
         connection.execute(text("SET LOCAL enable_nestloop = off"))
         if connection.execute(text(_PAIRABLE)).first() is None:
             return []
-        connection.execute(text(_LOCK))
+        hold_casts(connection.execute)
         sheets = list(connection.scalars(text(_PAIRABLE)))
         if sheets:
             _rewrite(connection.execute, "sheet_id = ANY(:sheets)", {"sheets": sheets})
@@ -136,15 +144,16 @@ def keep_mixing(engine: Engine, every: float) -> None:
     Called after each cast: threads do not survive a fork, so each server worker starts its own
     on its first ballot, and another engine (another app in the same process) replaces it.
     """
-    if every <= 0 or engine.dialect.name != "postgresql":
-        return
-    if _MIXER and _MIXER[0].engine is engine and _MIXER[0].pid == os.getpid() and _MIXER[0].every == every:
+    if every <= 0 or engine.dialect.name != "postgresql" or _running(engine, every):
         return
     with _MIXER_GUARD:
-        if _MIXER and _MIXER[0].engine is engine and _MIXER[0].pid == os.getpid() and _MIXER[0].every == every:
-            return
-        stop_mixing()
-        _MIXER.append(_Mixer(engine, every))
+        if not _running(engine, every):
+            stop_mixing()
+            _MIXER.append(_Mixer(engine, every))
+
+
+def _running(engine: Engine, every: float) -> bool:
+    return bool(_MIXER) and _MIXER[0].engine is engine and _MIXER[0].pid == os.getpid() and _MIXER[0].every == every
 
 
 def stop_mixing() -> None:

@@ -7,7 +7,7 @@ from survey_app.extensions import db
 from survey_app.models import (
     Ballot, BallotSheet, Campaign, CampaignDefinition, OpenReceipt, Poster, Token, TokenBatch,
 )
-from survey_app.services import audit
+from survey_app.services import audit, mixing
 from survey_app.services.campaigns import CampaignError, open_campaign
 
 
@@ -23,6 +23,8 @@ def purge_rehearsal(campaign: Campaign, *, actor: object = "cli") -> dict[str, i
     """Remove every test ballot, answer, code and receipt; the campaign returns to draft."""
     if not campaign.rehearsal:
         raise CampaignError("该测评活动不在演练状态，没有可清除的演练数据")
+    if db.engine.dialect.name == "postgresql":
+        mixing.hold_casts(db.session.execute)  # before any delete: see there
     sheets = select(BallotSheet.id).where(BallotSheet.campaign_id == campaign.id)
     batches = select(TokenBatch.id).where(TokenBatch.sheet_id.in_(sheets))
     posters = select(Poster.id).where(Poster.sheet_id.in_(sheets))

@@ -175,3 +175,45 @@ def test_casting_goes_on_while_ballots_are_rewritten(app):
     mixing.mix_open_sheets(db.engine)
     if on_postgresql():
         assert paired() == 0
+
+
+def test_a_rehearsals_purge_waits_for_a_rewrite_before_deleting_anything(app):
+    """A purge that deleted ballots first and then waited for the rewrite's lock on the codes, while
+    the rewrite waited for those very ballots, would deadlock: the purge takes the lock first."""
+    from survey_app.models import Campaign
+    from survey_app.services import rehearsal
+
+    campaign, sheets = open_campaign(open_it=False)
+    rehearsal.start_rehearsal(campaign)
+    cast(sheets["V1"].id, 5)
+    campaign_id = campaign.id
+    db.session.remove()
+    if not on_postgresql():
+        assert rehearsal.purge_rehearsal(db.session.get(Campaign, campaign_id))["ballots"] == 5
+        return
+    purged = []
+    with db.engine.connect() as rewrite:  # a rewrite in flight, between its lock and its DELETE
+        mixing.hold_casts(rewrite.execute)
+
+        def purge() -> None:
+            with app.app_context():
+                purged.append(rehearsal.purge_rehearsal(db.session.get(Campaign, campaign_id)))
+                db.session.remove()
+
+        worker = threading.Thread(target=purge)
+        worker.start()
+        waiting = None
+        for _ in range(200):
+            waiting = db.session.scalar(text(  # this schema's tables only: other test workers share the server
+                "SELECT a.query FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE NOT l.granted "
+                "AND l.relation IN ('token'::regclass, 'open_receipt'::regclass)"))
+            db.session.remove()
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting is not None and waiting.startswith("LOCK TABLE token")  # not a DELETE: nothing held yet
+        assert not purged
+        rewrite.rollback()
+    worker.join(30)
+    assert purged and purged[0]["ballots"] == 5
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
