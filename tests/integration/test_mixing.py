@@ -159,8 +159,7 @@ def test_casting_goes_on_while_ballots_are_rewritten(app):
     rounds = 0
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = pool.map(vote, codes)
-        pool.submit(done.wait)
-        statuses = []
+        statuses: list[str] = []
         collector = threading.Thread(target=lambda: (statuses.extend(results), done.set()))
         collector.start()
         while not done.is_set():
