@@ -29,8 +29,10 @@ def checkout(revision: str, folder: Path) -> Path:
     if revision == "WORKTREE":
         return HERE
     target = folder / f"tree-{revision.replace('/', '_')}"
-    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", "-q", str(target), revision],
-                   check=True)
+    done = subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", "-q", str(target), revision],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"cannot check out {revision!r}: {done.stderr.strip()}")
     return target
 
 
@@ -77,10 +79,13 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=8)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="compare-trees-"))
-    roots = [checkout(revision, folder) for revision in args.revisions]
-    servers = []
+    roots: list[Path] = []
+    servers: list[dict] = []
     try:
-        servers = [start(root, args.duration * 2500 * args.rounds + 500) for root in roots]
+        for revision in args.revisions:
+            roots.append(checkout(revision, folder))
+        for root in roots:
+            servers.append(start(root, args.duration * 2500 * args.rounds + 500))
         for s in servers:
             bench.wrk(["-t2", "-c8", "-d2s", f"{s['base']}/ping"], s["server"].pid)  # warm-up
         for n in range(args.rounds):
