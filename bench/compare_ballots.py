@@ -107,7 +107,8 @@ def main() -> int:
         print(f"{revision:<24}{statistics.median(b['rate'] / h['rate'] for h, b in rounds):>11.3f}"
               f"{statistics.median(b['p99'] / h['p99'] for h, b in rounds):>10.2f}"
               f"{statistics.median(b['server_us'] / h['server_us'] for h, b in rounds):>20.3f}{errors:>8}")
-        print(f"{'':<24}p99/hello by round: " + ", ".join(f"{b['p99'] / h['p99']:.2f}" for h, b in rounds))
+        print(f"{'':<24}by round, p99/hello: " + ", ".join(f"{b['p99'] / h['p99']:.2f}" for h, b in rounds)
+              + "; slowest ballot (ms): " + ", ".join(f"{b['max']:.0f}" for _, b in rounds))
     return 1 if failed else 0
 
 

@@ -14,10 +14,7 @@ the queue and outside any request: a daemon thread of the process does the copyi
 workers keep answering voters, and only the last few frames and their fsync are done inside the
 queue, so the log is fully copied and starts over from the beginning at the next write. Done in
 the request that crossed the count, the copying (8 to 50 ms) held that voter's page; in the
-thread, the slowest ballot of a ten-second benchmark round fell from 105–167 ms to 84–117 ms. The
-thread runs at the lowest CPU priority (nice 19): with two cores shared by two workers and wrk, at
-normal priority it took turns with the requests, and the ballots' p99 ÷ hello's fell from 2.23 and
-2.34 to 2.03 and 2.15 (median of 4 and 6 interleaved rounds) when it gave way. The pragma in :mod:`survey_app` raises ``wal_autocheckpoint`` so that SQLite's
+thread, the slowest ballot of a ten-second benchmark round fell from 105–167 ms to 84–117 ms. The pragma in :mod:`survey_app` raises ``wal_autocheckpoint`` so that SQLite's
 checkpoint stays a safety net for processes (the CLI, an import) that write a lot without this.
 """
 from __future__ import annotations
@@ -114,11 +111,6 @@ class _Checkpointer:
             self._state.notify_all()
 
     def _run(self) -> None:
-        # Linux sets the nice value per thread: the copying takes the CPU that requests leave over.
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except (AttributeError, OSError):  # another system: an ordinary priority
-            pass
         while True:
             with self._state:
                 self._state.wait_for(lambda: self._stopped or self._asked > self._done)

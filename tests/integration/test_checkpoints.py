@@ -1,7 +1,6 @@
 """The server's own WAL checkpoints: the log is copied whole and starts over, and a failed one loses nothing."""
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -95,25 +94,3 @@ def test_the_ballot_is_answered_while_its_checkpoint_still_runs(app, monkeypatch
     assert writelock.wait_for_checkpoints(timeout=30)
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 2
-
-
-def test_the_checkpoint_yields_the_cpu_to_the_requests(app, monkeypatch):
-    """The copying runs at the lowest CPU priority, so on a busy machine voters' requests go first."""
-    _, sheets = open_campaign(villages=1, grid_subjects=2)
-    codes = [tokens.display(c) for c in tokens.issue_tokens(sheets["V1"], 1).codes]
-    q, subjects = sheet_definition(sheets["V1"])
-    niceness = []
-
-    def observed(engine):
-        niceness.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
-
-    monkeypatch.setattr(writelock, "CHECKPOINT_EVERY", 1)
-    monkeypatch.setattr(writelock, "checkpoint", observed)
-    _vote(app, codes, full_answers(q, subjects))
-    assert writelock.wait_for_checkpoints(timeout=30)
-    if db.engine.dialect.name != "sqlite":
-        assert niceness == []
-        return
-    [(thread_id, nice)] = niceness
-    assert thread_id != threading.get_native_id() and nice == 19
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0  # the request's thread keeps its own
