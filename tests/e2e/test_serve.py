@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -59,3 +60,58 @@ def test_the_wsgi_entry_point_loads_the_app_and_freezes_it_out_of_the_collector(
     assert done.returncode == 0, done.stderr
     frozen, old, status = map(int, done.stdout.split())
     assert frozen > 100_000 and old == 0 and status == 200
+
+
+def _wait_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_site, tmp_path):
+    """deploy/nginx.conf: phones that connect and send nothing, or half their headers, cost the
+    app no thread, and no log of nginx's holds a voting code.
+
+    Straight to `pingyi serve`, 40 such connections kept a fresh request waiting beyond 60 s
+    (README, "Serving a meeting hall"); through nginx it is answered at once."""
+    app_port = int(live_site.url.rsplit(":", 1)[1])
+    web_port = free_port()
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("127.0.0.1:5000", f"127.0.0.1:{app_port}").replace("listen 80;", f"listen 127.0.0.1:{web_port};")
+    site = site.replace("/var/log/nginx/pingyi-error.log", str(tmp_path / "site-error.log"))
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log info; worker_processes 1;\n"
+        f"events {{ worker_connections 1024; }}\n"
+        f"http {{ client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;\n"
+        f"  fastcgi_temp_path {tmp_path}/f; uwsgi_temp_path {tmp_path}/u; scgi_temp_path {tmp_path}/s;\n"
+        f"  include {tmp_path}/site.conf; }}\n")
+    checked = subprocess.run(["nginx", "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    nginx = subprocess.Popen(["nginx", "-c", str(tmp_path / "nginx.conf")], stderr=subprocess.DEVNULL)
+    stalled: list[socket.socket] = []
+    try:
+        front = f"http://127.0.0.1:{web_port}"
+        _wait_up(f"{front}/ping")
+        for n in range(40):
+            phone = socket.create_connection(("127.0.0.1", web_port))
+            if n % 2:
+                phone.sendall(b"GET /ping HTTP/1.1\r\nHost: hall\r\nUser-Agent: MicroMessenger\r\n")
+            stalled.append(phone)
+        code_url = live_site.codes("D01T02V01-masses", 1)[0]
+        path = code_url.split("://", 1)[1].split("/", 1)[1]
+        with urllib.request.urlopen(f"{front}/{path}", timeout=10) as response:
+            page = response.read().decode()
+        assert 'name="csrf_token"' in page and 'name="nonce"' in page
+    finally:
+        for phone in stalled:
+            phone.close()
+        nginx.terminate()
+        nginx.wait(timeout=20)
+    code = path.rsplit("/", 1)[1]
+    logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    assert code not in logs and code.replace("-", "") not in logs
