@@ -203,21 +203,27 @@ def wrk(args: list[str], server_pid: int) -> dict:
             "max": number(r"max (\d+) us") / 1000, "raw": out}
 
 
-def run(db: str, duration: int, connections: int, workers: int, rounds: int, framework: bool = False) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix=f"bench-{db}-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def server_env(db: str, folder: Path, base: str, schema: str = "pingyi_bench") -> dict:
+    """The server's environment: its own instance folder, and on PostgreSQL a fresh schema of its own."""
     env = {**os.environ, "PINGYI_INSTANCE": str(folder), "PINGYI_BASE_URL": base}
     if db == "postgresql":
         import sqlalchemy
         engine = sqlalchemy.create_engine(PG_URL)
         with engine.begin() as c:
-            c.exec_driver_sql("DROP SCHEMA IF EXISTS pingyi_bench CASCADE")
-            c.exec_driver_sql("CREATE SCHEMA pingyi_bench")
+            c.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            c.exec_driver_sql(f"CREATE SCHEMA {schema}")
         engine.dispose()
-        env["DATABASE_URL"] = PG_URL + ("&" if "?" in PG_URL else "?") + "options=-csearch_path%3Dpingyi_bench"
+        env["DATABASE_URL"] = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
     else:
         env.pop("DATABASE_URL", None)
+    return env
+
+
+def run(db: str, duration: int, connections: int, workers: int, rounds: int, framework: bool = False) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{db}-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = server_env(db, folder, base)
     per_round = duration * 2500 + 500
     codes = prepare(env, codes_needed=per_round * rounds + 1)
     app = ["--pythonpath", str(ROOT / "bench"), "framework_app:app"] if framework else ["survey_app.wsgi:app"]

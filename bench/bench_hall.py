@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import os
 import random
 import re
 import statistics
@@ -36,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ballots import BIN, PG_URL, ROOT, count_rows, free_port, prepare, wait_until_up  # noqa: E402
+from bench_ballots import BIN, ROOT, count_rows, free_port, prepare, server_env, wait_until_up  # noqa: E402
 
 SERVERS = {"serve": "pingyi serve (gunicorn gthread, 2 workers x 4 threads)",
            "sync": "gunicorn sync, 2 workers (as bench_ballots.py)"}
@@ -217,16 +216,7 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-hall-"))
     port = free_port()
-    env = {**os.environ, "PINGYI_INSTANCE": str(folder), "PINGYI_BASE_URL": f"http://127.0.0.1:{port}"}
-    env.pop("DATABASE_URL", None)
-    if args.db == "postgresql":
-        import sqlalchemy
-        engine = sqlalchemy.create_engine(PG_URL)
-        with engine.begin() as c:
-            c.exec_driver_sql("DROP SCHEMA IF EXISTS pingyi_hall CASCADE")
-            c.exec_driver_sql("CREATE SCHEMA pingyi_hall")
-        engine.dispose()
-        env["DATABASE_URL"] = PG_URL + ("&" if "?" in PG_URL else "?") + "options=-csearch_path%3Dpingyi_hall"
+    env = server_env(args.db, folder, f"http://127.0.0.1:{port}", schema="pingyi_hall")
     codes = prepare(env, args.phones)[:args.phones]
     if args.server == "serve":
         command = [str(BIN / "pingyi"), "serve", "--port", str(port), "--workers", "2", "--threads", "4"]
