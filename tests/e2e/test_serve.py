@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -72,6 +75,14 @@ def _wait_up(url: str) -> None:
             time.sleep(0.1)
 
 
+def _status(request: urllib.request.Request) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_site, tmp_path):
     """deploy/nginx.conf: phones that connect and send nothing, or half their headers, cost the
     app no thread, and no log of nginx's holds a voting code.
@@ -84,10 +95,12 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
     site = site.replace("127.0.0.1:5000", f"127.0.0.1:{app_port}").replace("listen 80;", f"listen 127.0.0.1:{web_port};")
     site = site.replace("/var/log/nginx/pingyi-error.log", str(tmp_path / "site-error.log"))
     (tmp_path / "site.conf").write_text(site)
+    bodies = Path(tempfile.mkdtemp())  # where nginx keeps big bodies: its workers may run as nobody
+    bodies.chmod(0o777)
     (tmp_path / "nginx.conf").write_text(
         f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log info; worker_processes 1;\n"
         f"events {{ worker_connections 1024; }}\n"
-        f"http {{ client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;\n"
+        f"http {{ client_body_temp_path {bodies}; proxy_temp_path {tmp_path}/proxy;\n"
         f"  fastcgi_temp_path {tmp_path}/f; uwsgi_temp_path {tmp_path}/u; scgi_temp_path {tmp_path}/s;\n"
         f"  include {tmp_path}/site.conf; }}\n")
     checked = subprocess.run(["nginx", "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
@@ -107,11 +120,23 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
         with urllib.request.urlopen(f"{front}/{path}", timeout=10) as response:
             page = response.read().decode()
         assert 'name="csrf_token"' in page and 'name="nonce"' in page
+        # a 5 MB body is refused by the app, in Chinese, not by nginx
+        big = urllib.request.Request(f"{front}/{path}", data=b"x=" + b"a" * 5_000_000, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        status, body = _status(big)
+        assert status == 413 and "提交的内容过大" in body
+        # nginx failing on a request writes the kind of error line that quotes the request, code and all
+        bodies.chmod(0)
+        try:
+            assert _status(big)[0] == 500
+        finally:
+            bodies.chmod(0o700)
     finally:
         for phone in stalled:
             phone.close()
         nginx.terminate()
         nginx.wait(timeout=20)
+        shutil.rmtree(bodies, ignore_errors=True)
     code = path.rsplit("/", 1)[1]
     logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
     assert code not in logs and code.replace("-", "") not in logs
