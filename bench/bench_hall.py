@@ -25,7 +25,7 @@ import asyncio
 import gzip
 import random
 import re
-import statistics
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ballots import BIN, ROOT, count_rows, free_port, prepare, server_env, wait_until_up  # noqa: E402
 
+TIMEOUT = 30.0  # a phone gives up on a request after this long, and the run counts a failure
 SERVERS = {"serve": "pingyi serve (gunicorn gthread, 2 workers x 4 threads)",
            "sync": "gunicorn sync, 2 workers (as bench_ballots.py)"}
 PHONE_HEADERS = ("User-Agent: Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 MicroMessenger/8.0\r\n"
@@ -82,7 +83,7 @@ class Phone:
             try:
                 self.writer.write(head.encode() + b"\r\n" + body)
                 await self.writer.drain()
-                reply = await self._read()
+                reply = await asyncio.wait_for(self._read(), TIMEOUT)
             except (ConnectionError, asyncio.IncompleteReadError):
                 await self.close(linger=False)  # the server closed a kept-alive connection: a new one
                 if attempt == 2:
@@ -157,7 +158,7 @@ async def voter(phone: Phone, code: str, arrive: float, think: float, start: flo
         t.submit.append(time.monotonic() - began)
         if done.status != 200 or "done" not in done.text:
             t.failures.append(f"submit {done.status}")
-    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as error:
         t.failures.append(f"{type(error).__name__}: {error}")
     finally:
         await phone.close()
@@ -173,7 +174,7 @@ async def pinger(phone: Phone, arrive: float, start: float, t: Timings) -> None:
         t.ping.append(time.monotonic() - began)
         if reply.status != 200:
             t.failures.append(f"ping {reply.status}")
-    except (OSError, asyncio.IncompleteReadError) as error:
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:
         t.failures.append(f"ping {type(error).__name__}")
     finally:
         await phone.close()
@@ -193,6 +194,23 @@ async def hall(port: int, codes: list[str], window: float, think: tuple[float, f
     return t
 
 
+def start_nginx(folder: Path, app_port: int, port: int) -> subprocess.Popen:
+    """Debian's nginx with deploy/nginx.conf as shipped, but for its ports and where it writes."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text().replace("127.0.0.1:5000", f"127.0.0.1:{app_port}")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("/var/log/nginx/", f"{folder}/")
+    (folder / "site.conf").write_text(site)
+    scratch = Path(tempfile.mkdtemp(prefix="nginx-"))  # its workers may run as nobody
+    scratch.chmod(0o777)
+    (folder / "nginx.conf").write_text(
+        f"daemon off; pid {folder}/nginx.pid; error_log {folder}/nginx-error.log; worker_processes 1;\n"
+        f"events {{ worker_connections 4096; }}\n"
+        f"http {{ client_body_temp_path {scratch}/body; proxy_temp_path {scratch}/proxy;\n"
+        f"  include {folder}/site.conf; }}\n")
+    nginx = subprocess.Popen(["nginx", "-c", str(folder / "nginx.conf")])
+    wait_until_up(f"http://127.0.0.1:{port}")
+    return nginx
+
+
 def ms(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -210,6 +228,9 @@ def main() -> int:
     parser.add_argument("--close", action="store_true",
                         help='phones ask for "Connection: close" instead of keeping connections alive')
     parser.add_argument("--server", choices=["serve", "sync"], default="serve")
+    parser.add_argument("--nginx", action="store_true", help="phones reach the server through deploy/nginx.conf")
+    parser.add_argument("--stalled", type=int, default=0,
+                        help="phones that connect and stall for the whole run (half of them mid-headers)")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -224,18 +245,33 @@ def main() -> int:
         command = [str(BIN / "gunicorn"), "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}", "--backlog", "2048",
                    "--log-level", "warning", "survey_app.wsgi:app"]
     server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    front, stalled = port, []
     try:
         wait_until_up(f"http://127.0.0.1:{port}")
+        if args.nginx:
+            front = free_port()
+            nginx = start_nginx(folder, port, front)
+        for n in range(args.stalled):
+            phone = socket.create_connection(("127.0.0.1", front))
+            if n % 2:
+                phone.sendall(b"GET /ping HTTP/1.1\r\nHost: hall\r\n")
+            stalled.append(phone)
         began = time.monotonic()
-        t = asyncio.run(hall(port, codes, args.window, tuple(args.think), args.rtt, args.close, args.seed))
+        t = asyncio.run(hall(front, codes, args.window, tuple(args.think), args.rtt, args.close, args.seed))
         elapsed = time.monotonic() - began
     finally:
+        for phone in stalled:
+            phone.close()
+        if args.nginx:
+            nginx.terminate()
+            nginx.wait(timeout=30)
         server.terminate()
         server.wait(timeout=30)
     rows = count_rows(env)
     print(f"{args.phones} phones over {args.window:g} s, filling in {args.think[0]:g}–{args.think[1]:g} s, "
-          f"round trip {args.rtt * 1000:.0f} ms{', Connection: close' if args.close else ''}; {SERVERS[args.server]}, {args.db}; {elapsed:.1f} s in all, "
-          f"{t.connections} ballot connections")
+          f"round trip {args.rtt * 1000:.0f} ms{', Connection: close' if args.close else ''}"
+          f"{f', {args.stalled} stalled phones' if args.stalled else ''}; {SERVERS[args.server]}"
+          f"{' behind nginx' if args.nginx else ''}, {args.db}; {elapsed:.1f} s in all, {t.connections} ballot connections")
     print(f"{'request':<22}{'count':>7}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for label, values in (("ballot page", t.page), ("stylesheet, script", t.assets), ("submit", t.submit),
                           ("/ping, same moments", t.ping)):
