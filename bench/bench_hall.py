@@ -1,7 +1,8 @@
 """A meeting hall: hundreds of phones scan their slips within seconds, fill in, and submit.
 
     .venv/bin/python bench/bench_hall.py [--phones 300] [--window 10] [--think 5 20] [--rtt 0.15]
-                                         [--server serve|sync] [--db sqlite|postgresql]
+                                         [--nginx] [--stalled N] [--close] [--server serve|sync]
+                                         [--db sqlite|postgresql]
 
 ``bench_ballots.py`` saturates the server with one request after another, which says what the
 server can carry. A hall is different: the phones arrive at their own pace (open loop), each on
@@ -15,8 +16,11 @@ are the phones' own pauses, so what is measured is what the server makes them wa
 The server is started as voters meet it: ``pingyi serve`` (gunicorn's threaded workers, two
 processes of four threads), or with ``--server sync`` as the saturation benchmark runs it. For
 each arrival the benchmark also times ``/ping`` from the same kind of phone at the same moment,
-so that the server's own floor is measured in the same run. Latencies are measured from the
-moment a phone meant to send, so a request that waited to be accepted counts its wait.
+so that the server's own floor is measured in the same run. The ballot page and ``/ping`` are
+timed from the moment the phone was due to arrive, so a phone that waited to connect, or for a
+busy client, counts its wait; the other requests from the moment they were sent. ``--nginx`` puts
+``deploy/nginx.conf`` in front, and ``--stalled N`` adds phones that connect and then send
+nothing, or half their headers, for the whole run.
 """
 from __future__ import annotations
 
@@ -135,9 +139,8 @@ class Timings:
 async def voter(phone: Phone, code: str, arrive: float, think: float, start: float, t: Timings) -> None:
     await asyncio.sleep(max(0.0, start + arrive - time.monotonic()))
     try:
-        began = time.monotonic()
         page = await phone.request("GET", f"/t/{code}")
-        t.page.append(time.monotonic() - began)
+        t.page.append(time.monotonic() - (start + arrive))
         if page.status != 200:
             t.failures.append(f"page {page.status}")
             return
@@ -169,9 +172,8 @@ async def pinger(phone: Phone, arrive: float, start: float, t: Timings) -> None:
     """The server's floor at the same moment: a phone that asks for /ping once."""
     await asyncio.sleep(max(0.0, start + arrive - time.monotonic()))
     try:
-        began = time.monotonic()
         reply = await phone.request("GET", "/ping")
-        t.ping.append(time.monotonic() - began)
+        t.ping.append(time.monotonic() - (start + arrive))
         if reply.status != 200:
             t.failures.append(f"ping {reply.status}")
     except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:

@@ -87,8 +87,8 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
     """deploy/nginx.conf: phones that connect and send nothing, or half their headers, cost the
     app no thread, and no log of nginx's holds a voting code.
 
-    Straight to `pingyi serve`, 40 such connections kept a fresh request waiting beyond 60 s
-    (README, "Serving a meeting hall"); through nginx it is answered at once."""
+    Straight to `pingyi serve`, the same 40 connections held the voter's page past this test's
+    10 s (README, "Serving a meeting hall"); through nginx it is answered at once."""
     app_port = int(live_site.url.rsplit(":", 1)[1])
     web_port = free_port()
     site = (ROOT / "deploy" / "nginx.conf").read_text()
