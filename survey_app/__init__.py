@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -47,6 +47,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.teardown_request(driver.release_request_connection)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    # Before the CSRF check, which reads the form: the cap must be raised by the time any body is read.
+    app.before_request(_larger_uploads)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     compress.init_app(app)
@@ -82,6 +84,16 @@ def _language() -> dict[str, str]:
     from flask_babel import get_locale
 
     return {"lang": "en" if str(get_locale()) == "en" else "zh"}
+
+
+# Ballots are capped small (MAX_CONTENT_LENGTH); a roster of 10,000 people is not.
+LARGE_UPLOADS = {"admin.import_rosters": "MAX_IMPORT_BYTES"}
+
+
+def _larger_uploads() -> None:
+    cap = LARGE_UPLOADS.get(request.endpoint or "")
+    if cap:
+        request.max_content_length = current_app.config[cap]
 
 
 def _remember_language(response):  # type: ignore[no-untyped-def]

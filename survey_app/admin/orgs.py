@@ -85,10 +85,3 @@ def import_rosters() -> str | tuple[str, int]:
     return render_template("admin/import.html", form=form, report=report)
 
 
-
-
-@bp.before_app_request
-def _larger_uploads_for_imports() -> None:
-    """Ballots are capped small; a 10,000-row roster is not."""
-    if request.endpoint == "admin.import_rosters":
-        request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]

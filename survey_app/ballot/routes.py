@@ -107,6 +107,13 @@ def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
     return message("used", 409)
 
 
+@bp.route("/too-large")
+def too_large_page() -> tuple[str, int]:
+    """What a proxy in front shows when it refuses a body itself (deploy/nginx.conf: error_page 413):
+    the app's own page, in the voter's language, rather than the proxy's English one."""
+    return message("too_large", 413)
+
+
 @bp.app_errorhandler(CSRFError)
 def csrf_failed(_error: CSRFError) -> tuple[str, int]:
     return message("expired", 400)
