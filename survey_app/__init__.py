@@ -97,8 +97,6 @@ def _larger_uploads() -> None:
 
 
 def _remember_language(response):  # type: ignore[no-untyped-def]
-    from flask import request
-
     choice = request.args.get("lang")
     if choice in ("zh", "en"):
         response.set_cookie("lang", choice, max_age=365 * 86400, samesite="Lax",

@@ -83,5 +83,3 @@ def import_rosters() -> str | tuple[str, int]:
     elif request.method == "POST":
         return render_template("admin/import.html", form=form, report=None), 400
     return render_template("admin/import.html", form=form, report=report)
-
-
