@@ -207,6 +207,7 @@ def start_nginx(folder: Path, app_port: int, port: int) -> subprocess.Popen:
         f"daemon off; pid {folder}/nginx.pid; error_log {folder}/nginx-error.log; worker_processes 1;\n"
         f"events {{ worker_connections 4096; }}\n"
         f"http {{ client_body_temp_path {scratch}/body; proxy_temp_path {scratch}/proxy;\n"
+        f"  fastcgi_temp_path {scratch}/f; uwsgi_temp_path {scratch}/u; scgi_temp_path {scratch}/s;\n"
         f"  include {folder}/site.conf; }}\n")
     nginx = subprocess.Popen(["nginx", "-c", str(folder / "nginx.conf")])
     wait_until_up(f"http://127.0.0.1:{port}")

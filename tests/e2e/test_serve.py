@@ -100,13 +100,16 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
     site = site.replace("127.0.0.1:5000", f"127.0.0.1:{app_port}").replace("listen 80;", f"listen 127.0.0.1:{web_port};")
     site = site.replace("/var/log/nginx/pingyi-error.log", str(tmp_path / "site-error.log"))
     (tmp_path / "site.conf").write_text(site)
-    bodies = Path(tempfile.mkdtemp())  # where nginx keeps big bodies: its workers may run as nobody
+    scratch = Path(tempfile.mkdtemp())  # nginx's temporary files: its workers may run as nobody
+    scratch.chmod(0o777)
+    bodies = scratch / "body"
+    bodies.mkdir(mode=0o777)
     bodies.chmod(0o777)
     (tmp_path / "nginx.conf").write_text(
         f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log info; worker_processes 1;\n"
         f"events {{ worker_connections 1024; }}\n"
-        f"http {{ client_body_temp_path {bodies}; proxy_temp_path {tmp_path}/proxy;\n"
-        f"  fastcgi_temp_path {tmp_path}/f; uwsgi_temp_path {tmp_path}/u; scgi_temp_path {tmp_path}/s;\n"
+        f"http {{ client_body_temp_path {bodies}; proxy_temp_path {scratch}/proxy;\n"
+        f"  fastcgi_temp_path {scratch}/f; uwsgi_temp_path {scratch}/u; scgi_temp_path {scratch}/s;\n"
         f"  include {tmp_path}/site.conf; }}\n")
     checked = subprocess.run(["nginx", "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
@@ -141,7 +144,7 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
             phone.close()
         nginx.terminate()
         nginx.wait(timeout=20)
-        shutil.rmtree(bodies, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     code = path.rsplit("/", 1)[1]
     logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
     assert code not in logs and code.replace("-", "") not in logs
