@@ -1,7 +1,7 @@
 """A meeting hall: hundreds of phones scan their slips within seconds, fill in, and submit.
 
     .venv/bin/python bench/bench_hall.py [--phones 300] [--window 10] [--think 5 20] [--rtt 0.15]
-                                         [--nginx] [--stalled N] [--close] [--server serve|sync]
+                                         [--nginx] [--stalled N] [--close] [--server serve|gthread|sync]
                                          [--db sqlite|postgresql]
 
 ``bench_ballots.py`` saturates the server with one request after another, which says what the
@@ -13,14 +13,16 @@ of the connection open for a round trip (``--rtt``) after each response, as a ph
 server does before its FIN arrives. Nothing here waits on the network for real: the round trips
 are the phones' own pauses, so what is measured is what the server makes them wait.
 
-The server is started as voters meet it: ``pingyi serve`` (gunicorn's threaded workers, two
-processes of four threads), or with ``--server sync`` as the saturation benchmark runs it. For
+The server is started as voters meet it: ``pingyi serve`` (gunicorn's asyncio workers, two
+processes, each with one app thread that gets whole requests), or with ``--server gthread`` as
+``pingyi serve`` ran before (threaded workers, two processes of four threads), or with
+``--server sync`` as the saturation benchmark runs it. For
 each arrival the benchmark also times ``/ping`` from the same kind of phone at the same moment,
 so that the server's own floor is measured in the same run. The ballot page and ``/ping`` are
 timed from the moment the phone was due to arrive, so a phone that waited to connect, or for a
 busy client, counts its wait; the other requests from the moment they were sent. ``--nginx`` puts
 ``deploy/nginx.conf`` in front, and ``--stalled N`` adds phones that connect and then send
-nothing, or half their headers, for the whole run.
+nothing, half their headers, or a quarter of their ballot, for the whole run.
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ballots import BIN, ROOT, count_rows, free_port, prepare, server_env, wait_until_up  # noqa: E402
 
 TIMEOUT = 30.0  # a phone gives up on a request after this long, and the run counts a failure
-SERVERS = {"serve": "pingyi serve (gunicorn gthread, 2 workers x 4 threads)",
+SERVERS = {"serve": "pingyi serve (gunicorn asyncio workers, 2 x 1 app thread)",
+           "gthread": "gunicorn gthread, 2 workers x 4 threads (pingyi serve until November 2026)",
            "sync": "gunicorn sync, 2 workers (as bench_ballots.py)"}
 PHONE_HEADERS = ("User-Agent: Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 MicroMessenger/8.0\r\n"
                  "Accept-Encoding: gzip\r\nAccept-Language: zh-CN,zh;q=0.9\r\n")
@@ -230,10 +233,11 @@ def main() -> int:
     parser.add_argument("--rtt", type=float, default=0.15, help="a phone's round trip, seconds")
     parser.add_argument("--close", action="store_true",
                         help='phones ask for "Connection: close" instead of keeping connections alive')
-    parser.add_argument("--server", choices=["serve", "sync"], default="serve")
+    parser.add_argument("--server", choices=list(SERVERS), default="serve")
     parser.add_argument("--nginx", action="store_true", help="phones reach the server through deploy/nginx.conf")
     parser.add_argument("--stalled", type=int, default=0,
-                        help="phones that connect and stall for the whole run (half of them mid-headers)")
+                        help="phones that connect and stall for the whole run: a third send nothing, a third "
+                             "half their headers, a third a quarter of their ballot")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -243,7 +247,10 @@ def main() -> int:
     env = server_env(args.db, folder, f"http://127.0.0.1:{port}", schema="pingyi_hall")
     codes = prepare(env, args.phones)[:args.phones]
     if args.server == "serve":
-        command = [str(BIN / "pingyi"), "serve", "--port", str(port), "--workers", "2", "--threads", "4"]
+        command = [str(BIN / "pingyi"), "serve", "--port", str(port), "--workers", "2"]
+    elif args.server == "gthread":
+        command = [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "--preload", "-b",
+                   f"127.0.0.1:{port}", "--log-level", "warning", "survey_app.wsgi:app"]
     else:
         command = [str(BIN / "gunicorn"), "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}", "--backlog", "2048",
                    "--log-level", "warning", "survey_app.wsgi:app"]
@@ -256,8 +263,11 @@ def main() -> int:
             nginx = start_nginx(folder, port, front)
         for n in range(args.stalled):
             phone = socket.create_connection(("127.0.0.1", front))
-            if n % 2:
+            if n % 3 == 1:
                 phone.sendall(b"GET /ping HTTP/1.1\r\nHost: hall\r\n")
+            elif n % 3 == 2:  # a ballot whose last three quarters never come
+                phone.sendall(b"POST /t/7KQ3MX9TRD HTTP/1.1\r\nHost: hall\r\nContent-Length: 2000\r\n"
+                              b"Content-Type: application/x-www-form-urlencoded\r\n\r\n" + b"a=1&" * 125)
             stalled.append(phone)
         began = time.monotonic()
         t = asyncio.run(hall(front, codes, args.window, tuple(args.think), args.rtt, args.close, args.seed))

@@ -1,6 +1,12 @@
-"""``pingyi serve``: gunicorn, the server the benchmarks measure, not Flask's development server."""
+"""``pingyi serve``: gunicorn's asyncio workers feeding the app whole requests (:mod:`survey_app.asgi`).
+
+Phones on a weak signal, and connections that send nothing, wait in the event loop and hold no
+thread of the app: a hall needs no proxy in front to stay responsive (README, "Serving a meeting
+hall"). One app thread per worker measured best there: more threads only contend for the GIL.
+"""
 from __future__ import annotations
 
+import contextvars
 import gc
 import ipaddress
 
@@ -24,9 +30,9 @@ class _Server(BaseApplication):
 
 
 def exposure_warning(host: str, proxy_count: int) -> str | None:
-    """Phones straight to gunicorn: a few stalled connections hold all its threads (README,
-    "Serving a meeting hall"), so a server that listens beyond this machine without nginx in
-    front says so when it starts."""
+    """Phones straight to this server speak plain HTTP: on a hall's Wi-Fi the codes in the
+    addresses and the session cookies travel in the clear. A server that listens beyond this
+    machine without a proxy in front says so when it starts."""
     if proxy_count:
         return None
     try:
@@ -34,15 +40,16 @@ def exposure_warning(host: str, proxy_count: int) -> str | None:
             return None
     except ValueError:  # a host name: it may well face the network
         pass
-    return ("注意：本服务直接对外监听且未配置反向代理。信号不好的手机连接会占住全部工作线程，"
-            "正式测评请在前面部署 nginx（deploy/nginx.conf），并设置 PINGYI_PROXY_COUNT=1。")
+    return ("注意：本服务直接对外监听且未配置反向代理，测评码和会话以明文（HTTP）传输。"
+            "正式测评请在前面部署带 HTTPS 的 nginx（deploy/nginx.conf），并设置 PINGYI_PROXY_COUNT=1。")
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="App threads per worker; a long request (a large PDF) holds one.")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the site."""
@@ -53,9 +60,13 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
         click.echo(warning, err=True)
     gc.collect()
     gc.freeze()  # before the fork: see survey_app.wsgi
-    _Server(app, {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                  "worker_class": "gthread" if threads > 1 else "sync", "accesslog": None,
-                  "preload_app": True}).run()
+    from survey_app.asgi import WholeRequests
+
+    server = _Server(WholeRequests(app, threads), {"bind": f"{host}:{port}", "workers": workers,
+                                                   "worker_class": "asgi", "accesslog": None, "preload_app": True})
+    # Outside this command's app context: the workers' event loops would hand it to every request,
+    # and Flask would then share one ``g`` (and the CSRF token cached in it) among all of them.
+    contextvars.Context().run(server.run)
 
 
 COMMANDS = [serve_command]
