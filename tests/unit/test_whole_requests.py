@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import request
@@ -45,7 +46,8 @@ def call(whole: WholeRequests, path: str, chunks: list[bytes], headers: list[tup
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(whole(scope, receive, send))
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests leave one running here
+        thread.submit(asyncio.run, whole(scope, receive, send)).result()
     start = sent[0]
     page = b"".join(m.get("body", b"") for m in sent[1:]).decode()
     return start["status"], dict(start["headers"]), page, asked
