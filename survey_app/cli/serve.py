@@ -14,6 +14,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
+from sqlalchemy import inspect
+
+from survey_app.extensions import db
+from survey_app.models import Campaign
 
 
 class _Server(BaseApplication):
@@ -58,6 +62,11 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     warning = exposure_warning(host, app.config.get("PROXY_COUNT", 0))
     if warning:
         click.echo(warning, err=True)
+    from survey_app.services import casting
+
+    if inspect(db.engine).has_table(Campaign.__tablename__):  # not before `pingyi init`
+        casting.warm_up()
+    db.engine.dispose()  # no connection of this process may reach the workers through the fork
     gc.collect()
     gc.freeze()  # before the fork: see survey_app.wsgi
     from survey_app.asgi import WholeRequests

@@ -126,6 +126,31 @@ def lookup(code: str) -> TokenContext | None:
                         campaign_status, str(opened_at) if opened_at is not None else None, bool(rehearsal))
 
 
+_OPEN_SHEETS = (select(BallotSheet.id, Campaign.opened_at)
+                .join(Campaign.__table__, BallotSheet.campaign_id == Campaign.id)
+                .where(Campaign.status == "open"))
+
+
+def warm_up() -> int:
+    """Build what the first voter of each server process would otherwise wait for, and say for how
+    many sheets: the open campaigns' sheets (their frozen questionnaires parsed) and the
+    statements a ballot runs. Done once before the workers fork, it spares the first voters of a
+    hall 0.1–0.25 s each. The stamps are read as :func:`lookup` reads them, so the entries are
+    the ones its requests will find."""
+    engine = db.engine
+    for statement, names in ((_LOOKUP_BY_HASH, ("code_hash",)), (_CLAIM, ("token_id", "idem")),
+                             (_CLAIMED, ("token_id",)), (_INSERT_BALLOT, _BALLOT_COLUMNS),
+                             (_INSERT_LAYOUT[engine.dialect.name], _LAYOUT_COLUMNS)):
+        driver.compiled(engine, statement, names)
+    listing = driver.compiled(engine, _OPEN_SHEETS, ())
+    with driver.reading(engine) as cursor:
+        cursor.execute(listing.sql, listing.bind(()))
+        sheets = cursor.fetchall()
+    for sheet_id, opened_at in sheets:
+        sheet_info(sheet_id, str(opened_at) if opened_at is not None else None, "open")
+    return len(sheets)
+
+
 def gate(context: TokenContext | None) -> Status | None:
     """Why this code cannot vote now, or None when it can."""
     if context is None:

@@ -146,3 +146,20 @@ def test_a_ballot_request_takes_one_pooled_connection_and_gives_it_back(app, cam
     assert len(checkouts) == 1, "the code's lookup and the casting share one connection"
     assert db.engine.pool.checkedout() == 0, "and it is back in the pool after the request"
     assert count(Ballot) == 2
+
+
+def test_warming_up_builds_the_sheets_that_the_first_voters_codes_will_look_up(app, campaign, monkeypatch):
+    """`pingyi serve` warms up before its workers fork: afterwards no voter's page builds a sheet."""
+    from survey_app.services import casting, sheets as sheet_cache
+
+    _, opened = campaign
+    code = tokens.normalise(tokens.display(tokens.issue_tokens(opened["grid"], 1).codes[0]))
+    sheet_cache._CACHE.clear()
+    assert casting.warm_up() == len(opened)
+
+    def build(sheet_id: int) -> None:
+        raise AssertionError(f"sheet {sheet_id} built after the warm-up")
+
+    monkeypatch.setattr(sheet_cache, "_build", build)
+    context = casting.lookup(code)
+    assert context is not None and context.sheet.sheet_id == opened["grid"].id
