@@ -15,7 +15,6 @@ the voter's language, with a 413, and the rest of the body is never read.
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -72,12 +71,12 @@ class WholeRequests:
         return sys.maxsize if cap is None else int(cap)  # Flask's None: no cap
 
     async def too_large(self, scope: Scope, send: Send) -> None:
-        """The app's own page for a body it will not read: the voter's language comes from the
-        headers (Accept-Language, the language cookie), which are kept."""
+        """The app's own page for a body it will not read, in the voter's language: the query
+        (``?lang=``) and the language cookie are kept."""
         headers = [(k, v) for k, v in scope.get("headers", []) if k not in (b"content-length", b"content-type",
                                                                              b"transfer-encoding")]
         page = {**scope, "method": "GET", "path": TOO_LARGE_PATH, "raw_path": TOO_LARGE_PATH.encode(),
-                "query_string": b"", "headers": headers}
+                "headers": headers}
         await self.wsgi(page, _replay(b"", None), _closing(send))
 
 

@@ -27,10 +27,10 @@ def whole(instance):
 
 
 def call(whole: WholeRequests, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]], *,
-         endless: bool = False) -> tuple[int, dict[bytes, bytes], str, int]:
+         endless: bool = False, query: bytes = b"") -> tuple[int, dict[bytes, bytes], str, int]:
     """Send the body as ``chunks`` (or those chunks over and over, with ``endless``); returns the
     status, headers, page, and how many body messages the server asked for."""
-    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": query,
              "headers": [(b"host", b"hall"), *headers], "http_version": "1.1", "scheme": "http",
              "server": ("127.0.0.1", 80), "client": ("10.0.0.7", 50000), "root_path": ""}
     asked, sent = 0, []
@@ -78,9 +78,10 @@ def test_an_undeclared_body_is_cut_off_once_it_passes_the_cap(whole):
     assert asked == 5  # 4 × 64 KB is exactly the cap; the fifth piece passes it
 
 
-def test_the_page_comes_in_the_language_the_voter_chose(whole):
+@pytest.mark.parametrize(("query", "cookie"), [(b"", b"lang=en"), (b"lang=en", b"")])
+def test_the_page_comes_in_the_language_the_voter_chose(whole, query, cookie):
     status, _headers, page, _asked = call(whole, "/t/7KQ3MX9TRD", [b""],
-                                          [(b"content-length", b"300000"), (b"cookie", b"lang=en")])
+                                          [(b"content-length", b"300000"), (b"cookie", cookie)], query=query)
     assert status == 413 and "The submission is too large" in page
 
 
