@@ -66,7 +66,8 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
 
     if inspect(db.engine).has_table(Campaign.__tablename__):  # not before `pingyi init`
         casting.warm_up()
-    db.engine.dispose()  # no connection of this process may reach the workers through the fork
+    db.session.remove()  # no connection of this process, nor a transaction, may reach the workers
+    db.engine.dispose()
     gc.collect()
     gc.freeze()  # before the fork: see survey_app.wsgi
     from survey_app.asgi import WholeRequests
