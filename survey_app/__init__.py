@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, request
@@ -90,10 +91,14 @@ def _language() -> dict[str, str]:
 LARGE_UPLOADS = {"admin.import_rosters": "MAX_IMPORT_BYTES"}
 
 
+def body_cap(config: Mapping[str, Any], endpoint: str | None) -> int | None:
+    """The largest body a page takes (None: no cap), for the app and for :mod:`survey_app.asgi`."""
+    return config[LARGE_UPLOADS.get(endpoint or "", "MAX_CONTENT_LENGTH")]
+
+
 def _larger_uploads() -> None:
-    cap = LARGE_UPLOADS.get(request.endpoint or "")
-    if cap:
-        request.max_content_length = current_app.config[cap]
+    if request.endpoint in LARGE_UPLOADS:
+        request.max_content_length = body_cap(current_app.config, request.endpoint)
 
 
 def _remember_language(response):  # type: ignore[no-untyped-def]

@@ -8,9 +8,9 @@ while holding no thread. A thread of the app's pool (a2wsgi) takes a request onl
 arrived, as it would behind nginx.
 
 Buffering means a body cap is needed before the app can apply its own. A declared or received
-body over the cap of the page it is sent to (``MAX_CONTENT_LENGTH``, or a larger one for the
-uploads in :data:`survey_app.LARGE_UPLOADS`) gets the app's "too large" page. That page is in
-the voter's language, with a 413, and the rest of the body is never read.
+body over the cap of the page it is sent to (:func:`survey_app.body_cap`, the app's own) gets the
+app's "too large" page. That page is in the voter's language, with a 413, and the rest of the
+body is never read.
 """
 from __future__ import annotations
 
@@ -22,21 +22,19 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from survey_app import LARGE_UPLOADS
+from survey_app import body_cap
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-TOO_LARGE_PATH = "/too-large"  # survey_app.ballot.routes.too_large_page, as deploy/nginx.conf uses it
-
-
 class WholeRequests:
     def __init__(self, app: Flask, threads: int) -> None:
         self.flask = app
         self.wsgi = WSGIMiddleware(app, workers=threads)
         self.urls = app.url_map.bind("localhost")
+        self.too_large_path = self.urls.build("ballot.too_large_page")  # as deploy/nginx.conf uses it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan: a2wsgi answers it
@@ -67,15 +65,15 @@ class WholeRequests:
             endpoint, _arguments = self.urls.match(path, method=method)
         except HTTPException:  # no such page: the app answers 404 or 405 with the ordinary cap
             endpoint = ""
-        cap = self.flask.config.get(LARGE_UPLOADS.get(str(endpoint), "MAX_CONTENT_LENGTH"))
-        return sys.maxsize if cap is None else int(cap)  # Flask's None: no cap
+        cap = body_cap(self.flask.config, str(endpoint))
+        return sys.maxsize if cap is None else int(cap)
 
     async def too_large(self, scope: Scope, send: Send) -> None:
         """The app's own page for a body it will not read, in the voter's language: the query
         (``?lang=``) and the language cookie are kept."""
         headers = [(k, v) for k, v in scope.get("headers", []) if k not in (b"content-length", b"content-type",
                                                                              b"transfer-encoding")]
-        page = {**scope, "method": "GET", "path": TOO_LARGE_PATH, "raw_path": TOO_LARGE_PATH.encode(),
+        page = {**scope, "method": "GET", "path": self.too_large_path, "raw_path": self.too_large_path.encode(),
                 "headers": headers}
         await self.wsgi(page, _replay(b"", None), _closing(send))
 

@@ -145,8 +145,8 @@ def test_straight_to_pingyi_serve_stalled_phones_hold_no_voter_back(live_site):
 
 
 def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_site, tmp_path):
-    """deploy/nginx.conf: phones that connect and send nothing, or half their headers, cost the
-    app no thread, and no log of nginx's holds a voting code. nginx is also where HTTPS is added."""
+    """deploy/nginx.conf: phones that connect and stall (:func:`_stall`) cost the app no thread,
+    and no log of nginx's holds a voting code. nginx is also where HTTPS is added."""
     app_port = int(live_site.url.rsplit(":", 1)[1])
     web_port = free_port()
     site = (ROOT / "deploy" / "nginx.conf").read_text()
@@ -171,11 +171,7 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
     try:
         front = f"http://127.0.0.1:{web_port}"
         _wait_up(f"{front}/ping")
-        for n in range(40):
-            phone = socket.create_connection(("127.0.0.1", web_port))
-            if n % 2:
-                phone.sendall(b"GET /ping HTTP/1.1\r\nHost: hall\r\nUser-Agent: MicroMessenger\r\n")
-            stalled.append(phone)
+        stalled = _stall(web_port, 40)
         code_url = live_site.codes("D01T02V01-masses", 1)[0]
         path = code_url.split("://", 1)[1].split("/", 1)[1]
         with urllib.request.urlopen(f"{front}/{path}", timeout=10) as response:
