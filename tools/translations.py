@@ -6,12 +6,13 @@ Run: .venv/bin/python tools/translations.py [--check]
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,16 @@ from zh_messages import ZH  # noqa: E402
 
 
 FIXED_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # stable files: no churn from timestamps
+GENERATED_BY = re.compile(rb'^"Generated-By: Babel [^"]*"\n', re.M)
+
+
+def comparable(name: str, data: bytes) -> object:
+    """What a catalogue says, less the Babel version that wrote it: a new Babel release on PyPI
+    alone must not make the committed files stale (the .mo holds that version in its header)."""
+    if name.endswith(".po"):
+        return GENERATED_BY.sub(b"", data)
+    catalog = read_mo(io.BytesIO(data))
+    return catalog.plural_forms, sorted((m.context or "", str(m.id), str(m.string)) for m in catalog if m.id)
 
 
 def main(check: bool = False) -> int:
@@ -54,7 +65,7 @@ def main(check: bool = False) -> int:
             writer(buffer)
             target = folder / name
             if check:
-                if not target.exists() or target.read_bytes() != buffer.getvalue():
+                if not target.exists() or comparable(name, target.read_bytes()) != comparable(name, buffer.getvalue()):
                     stale.append(str(target.relative_to(ROOT)))
             else:
                 target.write_bytes(buffer.getvalue())
