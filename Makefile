@@ -10,15 +10,15 @@ PORT   ?= 5000
 APT_PACKAGES := chromium zbar-tools libzbar0 poppler-utils fonts-noto-cjk fonts-wqy-zenhei wrk nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-packages bench clean
+.PHONY: run test install system-packages bench clean upgrade-deps
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "pingyi needs Python 3.11 or newer"'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
 	  echo "python3 -m venv failed; installing python3-venv"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c constraints.txt
 	@touch $@
 
 install: $(VENV)/.installed
@@ -39,8 +39,17 @@ run: install
 test: install system-packages
 	$(PY) -m pytest -n 2 --dist loadgroup
 
+# The three benchmarks with goals, one after another (see README, Benchmarks).
 bench: install system-packages
-	$(PY) bench/run.py
+	$(PY) bench/bench_ballots.py
+	$(PY) bench/bench_slips.py --count 10000
+	$(PY) bench/bench_analysis.py
+
+# Newer releases from PyPI, recorded in constraints.txt: run 'make test' before committing it.
+upgrade-deps: install
+	$(PY) -m pip install -q --upgrade -e '.[dev]'
+	{ head -n 2 constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^py-spy=='; } > constraints.new
+	mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info
