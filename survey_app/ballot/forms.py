@@ -1,7 +1,6 @@
 """Form classes for voters: code entry, and a ballot form per sheet built from its questionnaire."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import time
@@ -90,7 +89,7 @@ def answers_from(form: FlaskForm, questionnaire: Questionnaire, subjects: Sequen
 
 def _signature(seconds: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"ballot-started:{seconds}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(key, f"ballot-started:{seconds}".encode(), "sha256").hex()[:32]
 
 
 def start_stamp() -> str:

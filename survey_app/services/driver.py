@@ -97,17 +97,17 @@ def release_request_connection(_error: BaseException | None = None) -> None:
 
 
 @contextmanager
-def transaction(engine: Engine, guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> Iterator[Any]:
+def transaction(engine: Engine, guard: Callable[[Engine], AbstractContextManager[Any]] = nullcontext) -> Iterator[Any]:
     """A DBAPI cursor in one transaction: committed on a clean exit, rolled back on any error.
 
-    ``guard`` (such as the SQLite writers' queue) is held around the statements and the commit
+    ``guard(engine)`` (such as the SQLite writers' queue) is held around the statements and the commit
     only; taking the connection from the pool and giving it back happen outside it.
     """
     connection, owned = _checkout(engine)
     try:
         cursor = connection.cursor()
         try:
-            with guard():
+            with guard(engine):
                 try:
                     yield cursor
                     connection.commit()

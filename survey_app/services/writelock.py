@@ -66,8 +66,9 @@ def _queue(database: str) -> Iterator[None]:
 
 
 @contextmanager
-def serialized_writes() -> Iterator[None]:
-    engine = db.engine
+def serialized_writes(engine: Engine | None = None) -> Iterator[None]:
+    """The writers' queue of ``engine`` (the app's by default); a no-op but on SQLite."""
+    engine = db.engine if engine is None else engine
     database = _sqlite_file(engine)
     if database is None:
         yield
