@@ -11,6 +11,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -144,10 +146,10 @@ def test_straight_to_pingyi_serve_stalled_phones_hold_no_voter_back(live_site):
     assert all(url.rsplit("/", 1)[1] not in log for url in urls)
 
 
-def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_site, tmp_path):
-    """deploy/nginx.conf: phones that connect and stall (:func:`_stall`) cost the app no thread,
-    and no log of nginx's holds a voting code. nginx is also where HTTPS is added."""
-    app_port = int(live_site.url.rsplit(":", 1)[1])
+@contextmanager
+def _nginx(tmp_path: Path, app_port: int) -> Iterator[tuple[str, Path]]:
+    """Debian's nginx with deploy/nginx.conf in front of ``app_port``; yields its address and the
+    folder it keeps request bodies in. Every log it writes lands in ``tmp_path``."""
     web_port = free_port()
     site = (ROOT / "deploy" / "nginx.conf").read_text()
     site = site.replace("127.0.0.1:5000", f"127.0.0.1:{app_port}").replace("listen 80;", f"listen 127.0.0.1:{web_port};")
@@ -167,33 +169,90 @@ def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_
     checked = subprocess.run(["nginx", "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     nginx = subprocess.Popen(["nginx", "-c", str(tmp_path / "nginx.conf")], stderr=subprocess.DEVNULL)
-    stalled: list[socket.socket] = []
     try:
         front = f"http://127.0.0.1:{web_port}"
-        _wait_up(f"{front}/ping")
-        stalled = _stall(web_port, 40)
-        code_url = live_site.codes("D01T02V01-masses", 1)[0]
-        path = code_url.split("://", 1)[1].split("/", 1)[1]
-        with urllib.request.urlopen(f"{front}/{path}", timeout=10) as response:
-            page = response.read().decode()
-        assert 'name="csrf_token"' in page and 'name="nonce"' in page
-        # a 5 MB body is refused by nginx with the app's own page, in Chinese
-        status, body = _status(_post(f"{front}/{path}", 5_000_000))
-        assert status == 413 and "提交的内容过大" in body
-        # a roster import may be big: nginx passes it on to the app (which wants a login first)
-        assert _status(_post(f"{front}/admin/import", 1_000_000))[0] not in (413, 500, 502)
-        # nginx failing on a request writes the kind of error line that quotes the request, code and all
-        bodies.chmod(0)
-        try:
-            assert _status(_post(f"{front}/{path}", 100_000))[0] == 500  # kept in a file it cannot write
-        finally:
-            bodies.chmod(0o700)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # nginx is up once it answers, whatever the app does
+            try:
+                socket.create_connection(("127.0.0.1", web_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield front, bodies
     finally:
-        for phone in stalled:
-            phone.close()
         nginx.terminate()
         nginx.wait(timeout=20)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_behind_the_shipped_nginx_config_stalled_phones_hold_no_voter_back(live_site, tmp_path):
+    """deploy/nginx.conf: phones that connect and stall (:func:`_stall`) cost the app no thread,
+    and no log of nginx's holds a voting code. nginx is also where HTTPS is added."""
+    app_port = int(live_site.url.rsplit(":", 1)[1])
+    stalled: list[socket.socket] = []
+    with _nginx(tmp_path, app_port) as (front, bodies):
+        try:
+            _wait_up(f"{front}/ping")
+            web_port = int(front.rsplit(":", 1)[1])
+            stalled = _stall(web_port, 40)
+            code_url = live_site.codes("D01T02V01-masses", 1)[0]
+            path = code_url.split("://", 1)[1].split("/", 1)[1]
+            with urllib.request.urlopen(f"{front}/{path}", timeout=10) as response:
+                page = response.read().decode()
+            assert 'name="csrf_token"' in page and 'name="nonce"' in page
+            # a 5 MB body is refused by nginx with the app's own page, in Chinese
+            status, body = _status(_post(f"{front}/{path}", 5_000_000))
+            assert status == 413 and "提交的内容过大" in body
+            # a roster import may be big: nginx passes it on to the app (which wants a login first)
+            assert _status(_post(f"{front}/admin/import", 1_000_000))[0] not in (413, 500, 502)
+            # nginx failing on a request writes the kind of error line that quotes the request, code
+            # and all; the voter gets nginx's stand-in page, not its English one
+            bodies.chmod(0)
+            try:
+                status, body = _status(_post(f"{front}/{path}", 100_000))  # kept in a file it cannot write
+                assert status == 500 and "系统暂时无法访问" in body
+            finally:
+                bodies.chmod(0o700)
+        finally:
+            for phone in stalled:
+                phone.close()
     code = path.rsplit("/", 1)[1]
+    logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    assert code not in logs and code.replace("-", "") not in logs
+
+
+def test_behind_nginx_a_stopped_app_gives_the_voter_a_page_in_their_language(tmp_path):
+    """With the app down (a restart, a crash), nginx answers for it: a page in the voter's language
+    that says what to do about a ballot that may or may not have been stored, not nginx's
+    English "502 Bad Gateway"."""
+    with socket.socket() as dead:  # a port nobody listens on
+        dead.bind(("127.0.0.1", 0))
+        app_port = dead.getsockname()[1]
+    code = "7KQ3M-X9TRD"
+    with _nginx(tmp_path, app_port) as (front, _bodies):
+        def ask(path: str, data: bytes | None = None, **headers: str) -> tuple[int, dict, str]:
+            request = urllib.request.Request(f"{front}{path}", data=data, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, dict(response.headers), response.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, dict(error.headers), error.read().decode()
+
+        status, headers, page = ask(f"/t/{code}")
+        assert status == 502 and headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "系统暂时无法访问" in page and "刷新本页" in page and "不会重复计票" in page
+        assert "nginx" not in page.lower() and "Bad Gateway" not in page
+        assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        # a ballot sent while the app is down: the same page, in Chinese by default
+        form = b"nonce=abcdefghijkl&V1-branch__overall=satisfied"
+        status, _, page = ask(f"/t/{code}", form, **{"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 502 and "如果您刚才点了“提交”" in page
+        # English where the voter chose it, by the remembered cookie or by ?lang=en; ?lang=zh wins
+        for path, cookie in ((f"/t/{code}", "lang=en"), (f"/t/{code}?lang=en", "lang=zh"), ("/?lang=en", "")):
+            status, _, page = ask(path, **({"Cookie": cookie} if cookie else {}))
+            assert status == 502 and "Voting is briefly unavailable" in page and "系统" not in page, path
+        status, _, page = ask(f"/t/{code}?lang=zh", Cookie="lang=en")
+        assert "系统暂时无法访问" in page
     logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
     assert code not in logs and code.replace("-", "") not in logs
