@@ -47,7 +47,7 @@ bench: install system-packages
 
 # Newer releases from PyPI, recorded in constraints.txt: run 'make test' before committing it.
 upgrade-deps: install
-	$(PY) -m pip install -q --upgrade -e '.[dev]'
+	$(PY) -m pip install -q --upgrade --upgrade-strategy eager -e '.[dev]'
 	{ head -n 2 constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^py-spy=='; } > constraints.new
 	mv constraints.new constraints.txt
 
