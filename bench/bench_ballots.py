@@ -284,7 +284,7 @@ def main() -> int:
           f"{'p99/hello':>10}{'errors':>8}")
     for db in dbs:
         r = run(db, args.duration, args.connections, args.workers, args.rounds, args.framework)
-        ratios, tails, floors = [], [], []
+        ratios, tails, shapes, floors = [], [], [], []
         for h, b, f in r["rounds"]:
             ratio = b["rate"] / h["rate"]
             ratios.append(ratio)
@@ -295,6 +295,10 @@ def main() -> int:
                   f"{b['p99']:>8.1f}{b['p99'] / h['p99']:>10.2f}{errors:>8}")
             print(f"{'':<11}hello p50 {h['p50']:.1f} ms, p99 {h['p99']:.1f} ms; p99.9 and max: hello {h['p999']:.0f} and "
                   f"{h['max']:.0f} ms, ballots {b['p999']:.0f} and {b['max']:.0f} ms")
+            # p99/hello = (p50/hello's p50, which with 64 busy connections is 1/ratio) × (the tails' shapes)
+            shapes.append((b["p99"] / b["p50"]) / (h["p99"] / h["p50"]))
+            print(f"{'':<11}p99/hello = p50/hello {b['p50'] / h['p50']:.2f} (1/ratio {1 / ratio:.2f}) × tail shape "
+                  f"{shapes[-1]:.2f} (p99/p50: ballots {b['p99'] / b['p50']:.2f}, hello {h['p99'] / h['p50']:.2f})")
             print(f"{'':<11}CPU per request, server + wrk: "
                   f"hello {h['server_us']:.0f} + {h['wrk_us']:.0f} µs, ballot {b['server_us']:.0f} + {b['wrk_us']:.0f} µs")
             if f is not None:
@@ -305,7 +309,7 @@ def main() -> int:
                       f"the ballot's own work: {floors[-1][2]:.0f} µs")
         print(f"{'':<11}median ratio {statistics.median(ratios):.2f} over {len(ratios)} rounds "
               f"({min(ratios):.2f}–{max(ratios):.2f}); median p99/hello {statistics.median(tails):.2f} "
-              f"({min(tails):.2f}–{max(tails):.2f}); "
+              f"({min(tails):.2f}–{max(tails):.2f}; tail shape {statistics.median(shapes):.2f}); "
               f"{r['rows']['ballots']} ballots and {r['rows']['answers']} answers stored; lost {r['lost']}, "
               f"doubled {r['doubled']}, in flight {r['in_flight']}; answers and used codes consistent: "
               f"{r['answers_ok']}")
