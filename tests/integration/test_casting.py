@@ -163,3 +163,46 @@ def test_warming_up_builds_the_sheets_that_the_first_voters_codes_will_look_up(a
     monkeypatch.setattr(sheet_cache, "_build", build)
     context = casting.lookup(code)
     assert context is not None and context.sheet.sheet_id == opened["grid"].id
+
+
+REFUSE_BALLOTS = {  # a real failure of the database itself, raised by the ballot's own INSERT
+    "sqlite": ["CREATE TRIGGER refuse_ballot BEFORE INSERT ON ballot BEGIN SELECT RAISE(ABORT, 'disk is full'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_ballot() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'disk is full'; END $$",
+                   "CREATE TRIGGER refuse_ballot BEFORE INSERT ON ballot FOR EACH ROW EXECUTE FUNCTION refuse_ballot()"],
+}
+
+
+def test_a_ballot_the_database_fails_to_store_spends_no_code_says_so_and_counts_when_sent_again(app, campaign, caplog):
+    """Nothing is lost: the code was already marked used when the ballot's INSERT failed, and the
+    one transaction takes both back. The voter is told the vote was not stored; sending the same
+    form again (a reload, as the proxy's stand-in page advises) casts it once, and once only."""
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a real server's 500 page, not the test client's re-raise
+    phone = Voter(app)
+    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    engine = db.engine
+    with engine.begin() as connection:
+        for statement in REFUSE_BALLOTS[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+
+    refused = phone.client.post(f"/t/{code}", data=form)
+    assert refused.status_code == 500
+    assert "您的测评没有保存，请稍后重试，测评码仍然有效。" in refused.get_data(as_text=True)
+    db.session.remove()
+    assert count(Ballot) == 0
+    assert db.session.execute(select(Token.status, Token.idempotency_hash)).one() == ("unused", None)
+    assert "disk is full" in caplog.text  # the failure is logged, its code is not
+    assert code not in caplog.text and code.replace("-", "") not in caplog.text
+    db.session.remove()  # its reads hold a lock that dropping the trigger waits for, on PostgreSQL
+
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse_ballot" + (" ON ballot" if engine.dialect.name == "postgresql" else ""))
+    again = phone.client.post(f"/t/{code}", data=form)
+    assert again.status_code == 200 and "提交成功" in again.get_data(as_text=True)
+    once_more = phone.client.post(f"/t/{code}", data=form)
+    assert once_more.status_code == 200 and "您的测评已经记录" in once_more.get_data(as_text=True)
+    db.session.remove()
+    assert count(Ballot) == 1 and db.session.scalar(select(Token.status)) == "used"
