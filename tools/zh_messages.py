@@ -45,6 +45,9 @@ ZH = {
     "Please wait a few minutes and try again.": "请稍等几分钟后再试。",
     "Page not found": "页面不存在",
     "Something went wrong on our side": "服务器出现问题",
+    "Your vote has been counted": "您的测评已计入",
+    "It is stored and counts once; only this page could not be shown properly. Nothing more is needed, and you can close this page.":
+        "测评已经保存，只计一次；只是本页面未能正常显示。您无需再做什么，可以关闭本页。",
     "Your vote was not stored. Please try again in a moment; your code is still valid.":
         "您的测评没有保存，请稍后重试，测评码仍然有效。",
     "The submission could not be accepted": "提交的内容无法接受",

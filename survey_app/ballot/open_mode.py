@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp
 from survey_app.ballot.forms import ballot_form_class, seconds_since, start_stamp
-from survey_app.ballot.routes import done_page, message
+from survey_app.ballot.routes import ballot_stored, done_page, message
 from survey_app.ballot.submission import read_submission
 from survey_app.extensions import limiter
 from survey_app.services import casting, posters
@@ -84,6 +84,7 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
         return message("bad_request", 400)
     if result.status not in ("cast", "recorded"):
         return message(result.status, 409)
+    ballot_stored()
     response = current_app.make_response(done_page(recorded=result.status == "recorded"))
     response.set_cookie(_cookie_name(context.poster_id), _signer().dumps(context.poster_id),
                         max_age=180 * 86400, httponly=True, samesite="Lax", secure=request.is_secure,

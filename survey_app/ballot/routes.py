@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
@@ -88,8 +88,15 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
     except AnswerError:
         return message("bad_request", 400)
     if result.status in ("cast", "recorded"):
+        ballot_stored()
         return done_page(recorded=result.status == "recorded")
     return message(result.status, REFUSALS.get(result.status, 409))
+
+
+def ballot_stored() -> None:
+    """From here on this request's ballot is committed: should the page fail now, the voter is
+    told the vote counted (:func:`server_error`), not that it was lost."""
+    g.pingyi_ballot_stored = True
 
 
 def done_page(*, recorded: bool) -> str:
@@ -103,6 +110,7 @@ def done_page(*, recorded: bool) -> str:
 
 def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
     if nonce and casting.recorded_before(code, nonce):
+        ballot_stored()
         return done_page(recorded=True)
     return message("used", 409)
 
@@ -146,4 +154,4 @@ def bad_request(_error: Exception) -> tuple[str, int]:
 
 @bp.app_errorhandler(500)
 def server_error(_error: Exception) -> tuple[str, int]:
-    return message("server_error", 500)
+    return message("stored_anyway" if g.get("pingyi_ballot_stored") else "server_error", 500)

@@ -142,14 +142,19 @@ def keep_mixing(engine: Engine, every: float) -> None:
     """Make sure this process rewrites pairable ballots every ``every`` seconds (PostgreSQL only).
 
     Called after each cast: threads do not survive a fork, so each server worker starts its own
-    on its first ballot, and another engine (another app in the same process) replaces it.
+    on its first ballot, and another engine (another app in the same process) replaces it. The
+    ballot is committed by then, so a mixer that cannot start is logged, not raised: the voter
+    must hear that the vote was stored, and the next cast tries again.
     """
     if every <= 0 or engine.dialect.name != "postgresql" or _running(engine, every):
         return
     with _MIXER_GUARD:
         if not _running(engine, every):
             stop_mixing()
-            _MIXER.append(_Mixer(engine, every))
+            try:
+                _MIXER.append(_Mixer(engine, every))
+            except Exception:
+                logging.getLogger(__name__).exception("the ballot mixer could not start; the next cast tries again")
 
 
 def _running(engine: Engine, every: float) -> bool:

@@ -206,3 +206,57 @@ def test_a_ballot_the_database_fails_to_store_spends_no_code_says_so_and_counts_
     assert once_more.status_code == 200 and "您的测评已经记录" in once_more.get_data(as_text=True)
     db.session.remove()
     assert count(Ballot) == 1 and db.session.scalar(select(Token.status)) == "used"
+
+
+def test_a_page_that_fails_after_the_ballot_is_stored_tells_the_voter_it_counted(app, campaign, monkeypatch):
+    """The other half of "the voter is told which": once the transaction has committed, a failure
+    while answering (here the confirmation page itself) must not say the vote was lost."""
+    from survey_app.ballot import routes
+
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    phone = Voter(app)
+    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+
+    def broken(**_: object) -> str:
+        raise RuntimeError("the confirmation could not be rendered")
+
+    monkeypatch.setattr(routes, "done_page", broken)
+    failed = phone.client.post(f"/t/{code}", data=form)
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 500 and "您的测评已计入" in page and "没有保存" not in page
+    db.session.remove()
+    assert count(Ballot) == 1 and db.session.scalar(select(Token.status)) == "used"
+    monkeypatch.undo()
+    again = phone.client.post(f"/t/{code}", data=form)  # the voter reloads anyway: still once
+    assert again.status_code == 200 and "您的测评已经记录" in again.get_data(as_text=True)
+    db.session.remove()
+    assert count(Ballot) == 1
+
+
+def test_a_mixer_that_cannot_start_does_not_turn_a_stored_ballot_into_an_error(app, campaign, monkeypatch, caplog):
+    """On PostgreSQL the first cast of a process starts the ballot mixer, after the commit; a
+    thread that cannot start (a process out of threads) is logged and left to the next cast."""
+    from survey_app.services import mixing
+
+    class NoThread:
+        def __init__(self, *_: object) -> None:
+            raise RuntimeError("can't start new thread")
+
+    _, sheets = campaign
+    codes = [tokens.display(c) for c in tokens.issue_tokens(sheets["V1"], 2).codes]
+    q, subjects = sheet_definition(sheets["V1"])
+    app.config.update(PROPAGATE_EXCEPTIONS=False, MIX_SECONDS=3600)
+    monkeypatch.setattr(mixing, "_Mixer", NoThread)
+    try:
+        for code in codes:
+            cast = Voter(app).vote(code, full_answers(q, subjects))
+            assert cast.status_code == 200 and "提交成功" in cast.get_data(as_text=True)
+    finally:
+        mixing.stop_mixing()
+    db.session.remove()
+    assert count(Ballot) == 2
+    tried = caplog.text.count("the ballot mixer could not start")
+    assert tried == (2 if db.engine.dialect.name == "postgresql" else 0)  # SQLite has no mixer
