@@ -122,3 +122,19 @@ def test_a_poster_form_read_before_closing_is_refused_when_sent_after(app, poste
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
     assert db.session.scalar(select(func.count()).select_from(OpenReceipt)) == 0
+
+
+def test_a_poster_page_that_fails_after_the_ballot_is_stored_tells_the_voter_it_counted(app, poster, monkeypatch):
+    from survey_app.ballot import open_mode
+
+    def broken(**_: object) -> str:
+        raise RuntimeError("the confirmation could not be rendered")
+
+    _, p, answers = poster
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    monkeypatch.setattr(open_mode, "done_page", broken)
+    failed = vote(Voter(app), p.slug, answers)
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 500 and "您的测评已计入" in page and "没有保存" not in page
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
