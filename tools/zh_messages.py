@@ -46,6 +46,9 @@ ZH = {
     "Page not found": "页面不存在",
     "Something went wrong on our side": "服务器出现问题",
     "Your vote has been counted": "您的测评已计入",
+    "We could not confirm your vote": "暂时无法确认您的测评是否已保存",
+    "Please reload this page in a moment to send it again. If your vote was already stored you will be told so, and it never counts twice.":
+        "请稍后刷新本页重新提交。如果已经保存，系统会告诉您“已经记录”，不会重复计票。",
     "It is stored and counts once; only this page could not be shown properly. Nothing more is needed, and you can close this page.":
         "测评已经保存，只计一次；只是本页面未能正常显示。您无需再做什么，可以关闭本页。",
     "Your vote was not stored. Please try again in a moment; your code is still valid.":

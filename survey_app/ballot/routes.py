@@ -1,6 +1,7 @@
 """Voter-facing routes: a view parses input, calls one service, maps the outcome to a page and status."""
 from __future__ import annotations
 
+import logging
 import secrets
 
 from flask import current_app, g, redirect, render_template, request, url_for
@@ -154,4 +155,20 @@ def bad_request(_error: Exception) -> tuple[str, int]:
 
 @bp.app_errorhandler(500)
 def server_error(_error: Exception) -> tuple[str, int]:
-    return message("stored_anyway" if g.get("pingyi_ballot_stored") else "server_error", 500)
+    """Say what became of the ballot: counted, not stored, or (the database out of reach) unknown."""
+    return message({True: "stored_anyway", False: "server_error", None: "unconfirmed"}[_ballot_in_database()], 500)
+
+
+def _ballot_in_database() -> bool | None:
+    """Known once the view saw its ballot stored; otherwise asked of the database, since a COMMIT
+    whose answer was lost (a PostgreSQL connection dropped in it) may have stored the ballot."""
+    if g.get("pingyi_ballot_stored"):
+        return True
+    if request.endpoint != "ballot.sheet" or request.method != "POST":
+        return False  # no ballot was being cast
+    try:
+        code, nonce = tokens.normalise((request.view_args or {}).get("code", "")), request.form.get("nonce", "")
+        return bool(code and nonce) and casting.recorded_before(code, nonce)
+    except Exception:  # noqa: BLE001  (the database itself may be what failed)
+        logging.getLogger(__name__).exception("could not tell whether a ballot was stored")
+        return None

@@ -260,3 +260,66 @@ def test_a_mixer_that_cannot_start_does_not_turn_a_stored_ballot_into_an_error(a
     assert count(Ballot) == 2
     tried = caplog.text.count("the ballot mixer could not start")
     assert tried == (2 if db.engine.dialect.name == "postgresql" else 0)  # SQLite has no mixer
+
+
+def _lost_answer(stored: bool):
+    """The writers' queue with its COMMIT's answer lost: the error comes after the commit when
+    ``stored``, before it otherwise (as a PostgreSQL connection dropping in COMMIT can do either)."""
+    from contextlib import contextmanager
+
+    from survey_app.services.writelock import serialized_writes
+
+    @contextmanager
+    def guard(engine):
+        error = engine.dialect.loaded_dbapi.OperationalError("server closed the connection unexpectedly")
+        with serialized_writes(engine):
+            if not stored:
+                raise error
+            yield
+        raise error
+
+    return guard
+
+
+def test_a_commit_whose_answer_was_lost_is_looked_up_before_the_voter_is_told(app, campaign, monkeypatch):
+    from survey_app.services import casting
+
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    phone = Voter(app)
+    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    monkeypatch.setattr(casting, "serialized_writes", _lost_answer(stored=True))
+    lost = phone.client.post(f"/t/{code}", data=form)
+    assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
+    monkeypatch.undo()
+    db.session.remove()
+    assert count(Ballot) == 1
+    again = phone.client.post(f"/t/{code}", data=form)
+    assert again.status_code == 200 and "您的测评已经记录" in again.get_data(as_text=True)
+
+
+def test_when_the_database_cannot_say_either_the_voter_is_told_to_send_again(app, campaign, monkeypatch):
+    from survey_app.services import casting
+
+    def unreachable(*_: object) -> bool:
+        raise RuntimeError("the database is out of reach")
+
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    phone = Voter(app)
+    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    monkeypatch.setattr(casting, "serialized_writes", _lost_answer(stored=False))
+    monkeypatch.setattr(casting, "recorded_before", unreachable)
+    unknown = phone.client.post(f"/t/{code}", data=form)
+    page = unknown.get_data(as_text=True)
+    assert unknown.status_code == 500 and "暂时无法确认" in page and "刷新本页" in page
+    assert "已计入" not in page and "没有保存" not in page
+    monkeypatch.undo()
+    db.session.remove()
+    assert count(Ballot) == 0
+    cast = phone.client.post(f"/t/{code}", data=form)  # sent again once the database answers: counted
+    assert cast.status_code == 200 and "提交成功" in cast.get_data(as_text=True)
