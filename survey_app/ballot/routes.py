@@ -13,7 +13,7 @@ from survey_app.ballot import bp, guessing
 from survey_app.ballot.forms import CodeForm, ballot_form_class, seconds_since, start_stamp
 from survey_app.ballot.submission import read_submission
 from survey_app.extensions import limiter, select_locale
-from survey_app.services import casting, tokens
+from survey_app.services import casting, posters, tokens
 from survey_app.services.casting import AnswerError, TokenContext
 from survey_app.services.sheets import SheetInfo
 
@@ -164,10 +164,13 @@ def _ballot_in_database() -> bool | None:
     whose answer was lost (a PostgreSQL connection dropped in it) may have stored the ballot."""
     if g.get("pingyi_ballot_stored"):
         return True
-    if request.endpoint != "ballot.sheet" or request.method != "POST":
+    if request.endpoint not in ("ballot.sheet", "ballot.poster") or request.method != "POST":
         return False  # no ballot was being cast
     try:
-        code, nonce = tokens.normalise((request.view_args or {}).get("code", "")), request.form.get("nonce", "")
+        nonce, args = request.form.get("nonce", ""), request.view_args or {}
+        if request.endpoint == "ballot.poster":
+            return bool(nonce) and posters.recorded_before(args.get("slug", ""), nonce)
+        code = tokens.normalise(args.get("code", ""))
         return bool(code and nonce) and casting.recorded_before(code, nonce)
     except Exception:  # noqa: BLE001  (the database itself may be what failed)
         logging.getLogger(__name__).exception("could not tell whether a ballot was stored")

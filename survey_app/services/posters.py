@@ -99,8 +99,7 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
     if campaign.status == "closed":
         return CastResult("closed")
     check_answers(answers, context.sheet)
-    key = current_app.config["TOKEN_KEY"].encode()
-    receipt = hmac.new(key, f"open:{context.poster_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    receipt = _receipt(context.poster_id, nonce)
     engine = db.engine
     insert_receipt = driver.compiled(engine, _INSERT_RECEIPT, ("poster_id", "nonce_hash"))
     ballot = new_ballot(engine, context.sheet, "rehearsal" if campaign.rehearsal else "open", answers,
@@ -117,6 +116,18 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
         return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
     mixing.keep_mixing(engine, current_app.config.get("MIX_SECONDS", 0))
     return CastResult("cast", ballot.ballot_id)
+
+
+def _receipt(poster_id: int, nonce: str) -> str:
+    key = current_app.config["TOKEN_KEY"].encode()
+    return hmac.new(key, f"open:{poster_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def recorded_before(slug: str, nonce: str) -> bool:
+    """True when a ballot was stored from this poster's form carrying this very nonce."""
+    poster_id = db.session.scalar(select(Poster.id).where(Poster.slug == slug))
+    return poster_id is not None and db.session.scalar(
+        select(OpenReceipt.id).where(OpenReceipt.nonce_hash == _receipt(poster_id, nonce))) is not None
 
 
 def _campaign_status(campaign_id: int) -> str | None:

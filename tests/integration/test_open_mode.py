@@ -138,3 +138,18 @@ def test_a_poster_page_that_fails_after_the_ballot_is_stored_tells_the_voter_it_
     assert failed.status_code == 500 and "您的测评已计入" in page and "没有保存" not in page
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+
+
+def test_a_poster_ballot_whose_commit_answer_was_lost_is_looked_up_before_the_voter_is_told(app, poster, monkeypatch):
+    from tests.integration.test_casting import _lost_answer
+
+    _, p, answers = poster
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    monkeypatch.setattr(posters, "serialized_writes", _lost_answer(stored=True))
+    lost = vote(Voter(app), p.slug, answers)
+    assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
+    monkeypatch.setattr(posters, "serialized_writes", _lost_answer(stored=False))
+    refused = vote(Voter(app), p.slug, answers, address="10.99.0.2")
+    assert refused.status_code == 500 and "您的测评没有保存" in refused.get_data(as_text=True)
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
