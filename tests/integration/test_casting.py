@@ -165,6 +165,17 @@ def test_warming_up_builds_the_sheets_that_the_first_voters_codes_will_look_up(a
     assert context is not None and context.sheet.sheet_id == opened["grid"].id
 
 
+def _page_open(app, campaign) -> tuple[str, Voter, dict[str, str]]:
+    """A code, a phone with its page open, and that page's form filled in; errors get the real
+    server's 500 page rather than the test client's re-raise."""
+    _, sheets = campaign
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    phone = Voter(app)
+    return code, phone, {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+
+
 REFUSE_BALLOTS = {  # a real failure of the database itself, raised by the ballot's own INSERT
     "sqlite": ["CREATE TRIGGER refuse_ballot BEFORE INSERT ON ballot BEGIN SELECT RAISE(ABORT, 'disk is full'); END"],
     "postgresql": ["CREATE FUNCTION refuse_ballot() RETURNS trigger LANGUAGE plpgsql AS "
@@ -177,12 +188,7 @@ def test_a_ballot_the_database_fails_to_store_spends_no_code_says_so_and_counts_
     """Nothing is lost: the code was already marked used when the ballot's INSERT failed, and the
     one transaction takes both back. The voter is told the vote was not stored; sending the same
     form again (a reload, as the proxy's stand-in page advises) casts it once, and once only."""
-    _, sheets = campaign
-    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
-    q, subjects = sheet_definition(sheets["V1"])
-    app.config["PROPAGATE_EXCEPTIONS"] = False  # a real server's 500 page, not the test client's re-raise
-    phone = Voter(app)
-    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    code, phone, form = _page_open(app, campaign)
     engine = db.engine
     with engine.begin() as connection:
         for statement in REFUSE_BALLOTS[engine.dialect.name]:
@@ -213,12 +219,7 @@ def test_a_page_that_fails_after_the_ballot_is_stored_tells_the_voter_it_counted
     while answering (here the confirmation page itself) must not say the vote was lost."""
     from survey_app.ballot import routes
 
-    _, sheets = campaign
-    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
-    q, subjects = sheet_definition(sheets["V1"])
-    app.config["PROPAGATE_EXCEPTIONS"] = False
-    phone = Voter(app)
-    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    code, phone, form = _page_open(app, campaign)
 
     def broken(**_: object) -> str:
         raise RuntimeError("the confirmation could not be rendered")
@@ -284,12 +285,7 @@ def _lost_answer(stored: bool):
 def test_a_commit_whose_answer_was_lost_is_looked_up_before_the_voter_is_told(app, campaign, monkeypatch):
     from survey_app.services import casting
 
-    _, sheets = campaign
-    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
-    q, subjects = sheet_definition(sheets["V1"])
-    app.config["PROPAGATE_EXCEPTIONS"] = False
-    phone = Voter(app)
-    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    code, phone, form = _page_open(app, campaign)
     monkeypatch.setattr(casting, "serialized_writes", _lost_answer(stored=True))
     lost = phone.client.post(f"/t/{code}", data=form)
     assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
@@ -306,12 +302,7 @@ def test_when_the_database_cannot_say_either_the_voter_is_told_to_send_again(app
     def unreachable(*_: object) -> bool:
         raise RuntimeError("the database is out of reach")
 
-    _, sheets = campaign
-    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
-    q, subjects = sheet_definition(sheets["V1"])
-    app.config["PROPAGATE_EXCEPTIONS"] = False
-    phone = Voter(app)
-    form = {**phone.hidden(phone.open(code).get_data(as_text=True)), **full_answers(q, subjects)}
+    code, phone, form = _page_open(app, campaign)
     monkeypatch.setattr(casting, "serialized_writes", _lost_answer(stored=False))
     monkeypatch.setattr(casting, "recorded_before", unreachable)
     unknown = phone.client.post(f"/t/{code}", data=form)
