@@ -119,3 +119,22 @@ def first_choice_answers(questionnaire, subject: str):
         answers.append(AnswerIn(subject, item.key, None, 8.0) if scale.is_numeric else
                        AnswerIn(subject, item.key, scale.choices[0].key, scale.choices[0].value))
     return answers
+
+
+def lost_commit_answer(stored: bool):
+    """The writers' queue with its COMMIT's answer lost: the error comes after the commit when
+    ``stored``, before it otherwise (as a PostgreSQL connection dropping in COMMIT can do either)."""
+    from contextlib import contextmanager
+
+    from survey_app.services.writelock import serialized_writes
+
+    @contextmanager
+    def guard(engine):
+        error = engine.dialect.loaded_dbapi.OperationalError("server closed the connection unexpectedly")
+        with serialized_writes(engine):
+            if not stored:
+                raise error
+            yield
+        raise error
+
+    return guard

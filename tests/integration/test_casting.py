@@ -11,7 +11,7 @@ from survey_app.models import Ballot, Token
 from survey_app.services import tokens
 from survey_app.services.sheets import sheet_definition
 from tests.conftest import Voter
-from tests.factories import answers_per_ballot, full_answers, open_campaign
+from tests.factories import answers_per_ballot, full_answers, lost_commit_answer, open_campaign
 
 pytestmark = pytest.mark.db
 
@@ -263,30 +263,11 @@ def test_a_mixer_that_cannot_start_does_not_turn_a_stored_ballot_into_an_error(a
     assert tried == (2 if db.engine.dialect.name == "postgresql" else 0)  # SQLite has no mixer
 
 
-def _lost_answer(stored: bool):
-    """The writers' queue with its COMMIT's answer lost: the error comes after the commit when
-    ``stored``, before it otherwise (as a PostgreSQL connection dropping in COMMIT can do either)."""
-    from contextlib import contextmanager
-
-    from survey_app.services.writelock import serialized_writes
-
-    @contextmanager
-    def guard(engine):
-        error = engine.dialect.loaded_dbapi.OperationalError("server closed the connection unexpectedly")
-        with serialized_writes(engine):
-            if not stored:
-                raise error
-            yield
-        raise error
-
-    return guard
-
-
 def test_a_commit_whose_answer_was_lost_is_looked_up_before_the_voter_is_told(app, campaign, monkeypatch):
     from survey_app.services import casting
 
     code, phone, form = _page_open(app, campaign)
-    monkeypatch.setattr(casting, "serialized_writes", _lost_answer(stored=True))
+    monkeypatch.setattr(casting, "serialized_writes", lost_commit_answer(stored=True))
     lost = phone.client.post(f"/t/{code}", data=form)
     assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
     monkeypatch.undo()
@@ -303,7 +284,7 @@ def test_when_the_database_cannot_say_either_the_voter_is_told_to_send_again(app
         raise RuntimeError("the database is out of reach")
 
     code, phone, form = _page_open(app, campaign)
-    monkeypatch.setattr(casting, "serialized_writes", _lost_answer(stored=False))
+    monkeypatch.setattr(casting, "serialized_writes", lost_commit_answer(stored=False))
     monkeypatch.setattr(casting, "recorded_before", unreachable)
     unknown = phone.client.post(f"/t/{code}", data=form)
     page = unknown.get_data(as_text=True)

@@ -11,7 +11,7 @@ from survey_app.services.sheets import sheet_definition
 from survey_app.services.export import ratings_frame
 from survey_app.services.turnout import turnout
 from tests.conftest import Voter
-from tests.factories import first_choice_answers, full_answers, open_campaign
+from tests.factories import first_choice_answers, full_answers, lost_commit_answer, open_campaign
 
 pytestmark = pytest.mark.db
 ADDRESS = "10.20.30.40"
@@ -141,14 +141,12 @@ def test_a_poster_page_that_fails_after_the_ballot_is_stored_tells_the_voter_it_
 
 
 def test_a_poster_ballot_whose_commit_answer_was_lost_is_looked_up_before_the_voter_is_told(app, poster, monkeypatch):
-    from tests.integration.test_casting import _lost_answer
-
     _, p, answers = poster
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    monkeypatch.setattr(posters, "serialized_writes", _lost_answer(stored=True))
+    monkeypatch.setattr(posters, "serialized_writes", lost_commit_answer(stored=True))
     lost = vote(Voter(app), p.slug, answers)
     assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
-    monkeypatch.setattr(posters, "serialized_writes", _lost_answer(stored=False))
+    monkeypatch.setattr(posters, "serialized_writes", lost_commit_answer(stored=False))
     refused = vote(Voter(app), p.slug, answers, address="10.99.0.2")
     assert refused.status_code == 500 and "您的测评没有保存" in refused.get_data(as_text=True)
     db.session.remove()
