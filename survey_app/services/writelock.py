@@ -28,7 +28,6 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
 
-from survey_app.extensions import db
 
 CHECKPOINT_EVERY = 500  # writes by one process between its checkpoints: about 1,700 WAL pages of ballots
 MAX_PASSES, SMALL_TAIL = 4, 100  # checkpoint passes outside the queue; a tail this small is copied inside it
@@ -66,9 +65,8 @@ def _queue(database: str) -> Iterator[None]:
 
 
 @contextmanager
-def serialized_writes(engine: Engine | None = None) -> Iterator[None]:
-    """The writers' queue of ``engine`` (the app's by default); a no-op but on SQLite."""
-    engine = db.engine if engine is None else engine
+def serialized_writes(engine: Engine) -> Iterator[None]:
+    """The writers' queue of ``engine``: a no-op but on SQLite (a guard for driver.transaction)."""
     database = _sqlite_file(engine)
     if database is None:
         yield
