@@ -20,23 +20,36 @@ def redact(text: str) -> str:
     return CODE_PATH.sub(r"\1…", text)
 
 
-class RedactCodes(logging.Filter):
-    """Rewrite any /t/<code> in a log record before a handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
-        return True
+def _redacted(record: logging.LogRecord) -> logging.LogRecord:
+    """Rewrite a record whose message or traceback holds a ``/t/<code>``; leave the rest lazy."""
+    try:
+        message = record.getMessage()
+    except Exception:  # bad arguments: logging reports them when the record is emitted
+        return record
+    if CODE_PATH.search(message):
+        record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        text = logging.Formatter().formatException(record.exc_info)
+        if CODE_PATH.search(text):
+            record.exc_text = redact(text)  # formatters print exc_text when it is set
+    return record
 
 
 def install_log_redaction() -> None:
-    for name in ("werkzeug", "gunicorn.access", "gunicorn.error", "survey_app", "flask.app"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactCodes) for f in logger.filters):
-            logger.addFilter(RedactCodes())
+    """Every log record of this process, from any logger and for any handler, loses its codes.
+
+    Filters on named loggers missed records of their child loggers (a logger's filters see only
+    what is logged to it) and of libraries nobody listed; the record factory sees them all.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts_codes", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        return _redacted(previous(*args, **kwargs))
+
+    factory.redacts_codes = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def secure_headers(response: Response) -> Response:
