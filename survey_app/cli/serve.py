@@ -72,8 +72,11 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     gc.freeze()  # before the fork: see survey_app.wsgi
     from survey_app.asgi import WholeRequests
 
+    # No control socket: gunicorn 27 puts every server of a user at one path (~/.gunicorn/gunicorn.ctl),
+    # so a second site on the machine took it over, and `gunicornc shutdown` stopped the wrong one.
     server = _Server(WholeRequests(app, threads), {"bind": f"{host}:{port}", "workers": workers,
-                                                   "worker_class": "asgi", "accesslog": None, "preload_app": True})
+                                                   "worker_class": "asgi", "accesslog": None, "preload_app": True,
+                                                   "control_socket_disable": True})
     # Outside this command's app context: the workers' event loops would hand it to every request,
     # and Flask would then share one ``g`` (and the CSRF token cached in it) among all of them.
     contextvars.Context().run(server.run)
