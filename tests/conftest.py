@@ -77,6 +77,9 @@ def bare_app(database_url: str) -> Iterator[Flask]:
     """An app whose database has not been created yet."""
     app = make_app(database_url)
     yield app
+    from survey_app.services import mixing
+
+    mixing.stop_mixing(wait=True)  # a round still running would give its connection back after the dispose
     with app.app_context():
         from survey_app.extensions import db
         db.engine.dispose()

@@ -121,10 +121,13 @@ class _Mixer:
     def __init__(self, engine: Engine, every: float) -> None:
         self.engine, self.every, self.pid = engine, every, os.getpid()
         self._stop = threading.Event()
-        threading.Thread(target=self._run, name="pingyi ballot mixer", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name="pingyi ballot mixer", daemon=True)
+        self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool) -> None:
         self._stop.set()
+        if wait and self._thread is not threading.current_thread():
+            self._thread.join()
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -161,12 +164,16 @@ def _running(engine: Engine, every: float) -> bool:
     return bool(_MIXER) and _MIXER[0].engine is engine and _MIXER[0].pid == os.getpid() and _MIXER[0].every == every
 
 
-def stop_mixing() -> None:
-    """Stop this process's mixer, if it runs (a new engine, or a test that is done with it)."""
+def stop_mixing(wait: bool = False) -> None:
+    """Stop this process's mixer, if it runs (a new engine, or a test that is done with it).
+
+    ``wait`` lets a round in progress finish first. Whoever disposes of the engine next must wait:
+    a connection that the round gives back to a disposed pool is never closed.
+    """
     while _MIXER:
         mixer = _MIXER.pop()
         if mixer.pid == os.getpid():
-            mixer.stop()
+            mixer.stop(wait)
 
 
 def after_close() -> None:

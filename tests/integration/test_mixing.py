@@ -139,6 +139,25 @@ def test_the_server_rewrites_by_itself_every_few_seconds(app):
     assert not mixing._MIXER
 
 
+def test_a_stop_that_waits_lets_the_round_give_its_connection_back_first(app, monkeypatch):
+    """A round still running when the engine was disposed gave its connection back to the old pool,
+    where nothing closed it (PostgreSQL's driver then warned of it whenever it was collected)."""
+    in_round = threading.Event()
+
+    def slow_round(engine):
+        with engine.connect():
+            in_round.set()
+            time.sleep(0.3)
+        return []
+
+    monkeypatch.setattr(mixing, "mix_open_sheets", slow_round)
+    mixing._MIXER.append(mixing._Mixer(db.engine, 0.01))
+    thread = mixing._MIXER[0]._thread
+    assert in_round.wait(10) and db.engine.pool.checkedout() == 1
+    mixing.stop_mixing(wait=True)
+    assert not thread.is_alive() and db.engine.pool.checkedout() == 0 and not mixing._MIXER
+
+
 def test_casting_goes_on_while_ballots_are_rewritten(app):
     """Six threads cast 240 codes while the main thread rewrites again and again: every code is
     cast once, every ballot is kept, and the last rewrite leaves nothing paired."""
