@@ -77,6 +77,32 @@ def test_the_wsgi_entry_point_loads_the_app_and_freezes_it_out_of_the_collector(
     assert frozen > 100_000 and old == 0 and status == 200
 
 
+def test_gunicorns_own_access_log_keeps_no_code(tmp_path):
+    """An operator who runs ``gunicorn survey_app.wsgi:app --access-logfile …`` gets every request
+    line, the code's path and the Referer redacted (survey_app.security), and no logging error."""
+    env = {**os.environ, "PINGYI_INSTANCE": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([BIN / "pingyi", "init"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    port, code = free_port(), "ABCDE-FGHJK"
+    access, errors = tmp_path / "access.log", tmp_path / "error.log"
+    server = subprocess.Popen([BIN / "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--access-logfile",
+                               str(access), "--error-logfile", str(errors), "survey_app.wsgi:app"],
+                              env=env, cwd=tmp_path)
+    try:
+        _wait_up(f"http://127.0.0.1:{port}/ping")
+        typed = urllib.request.Request(f"http://127.0.0.1:{port}/t/{code}?lang=en",
+                                       headers={"Referer": f"http://hall/t/{code.replace('-', '')}"})
+        assert _status(typed)[0] == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    lines = access.read_text().splitlines()
+    assert any('"GET /t/…?lang=en HTTP/1.1" 404' in line and '"http://hall/t/…"' in line for line in lines), lines
+    logs = access.read_text() + errors.read_text()
+    assert code not in logs and code.replace("-", "") not in logs and "Logging error" not in logs
+
+
 def _wait_up(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
