@@ -17,7 +17,7 @@ from survey_app.admin.campaigns import _campaign
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Token, TokenBatch
 from survey_app.services import tokens
-from survey_app.services.slips import batch_pdf_path, write_batch_slips
+from survey_app.services.slips import batch_pdf_path, issue_with_slips
 
 
 class IssueForm(FlaskForm):
@@ -36,11 +36,10 @@ def batches(slug: str) -> Response | str | tuple[str, int]:
         if sheet is None or sheet.campaign_id != campaign.id:
             abort(400)
         try:
-            issued = tokens.issue_tokens(sheet, form.count.data, actor=current_user)
+            issue_with_slips(sheet, form.count.data, actor=current_user)
         except tokens.TokenError as exc:
             flash(str(exc), "error")
             return redirect(url_for("admin.batches", slug=slug), 303)
-        write_batch_slips(sheet, issued.batch.id, issued.codes)
         flash(_("%(count)d codes issued. Download the slips below.", count=form.count.data))
         return redirect(url_for("admin.batches", slug=slug), 303)
     rows = db.session.execute(

@@ -87,7 +87,7 @@ def turnout_command(campaign: str, as_csv: bool) -> None:
 @with_appcontext
 def issue_tokens_command(campaign: str, sheet_key: str, count: int, out: Path, codes_csv: Path | None) -> None:
     """Issue a batch of single-use codes for one sheet and write the slips."""
-    from survey_app.services.slips import write_codes_csv, write_sheet_slips
+    from survey_app.services.slips import issue_with_slips
 
     c = _campaign(campaign)
     sheet = db.session.scalar(select(BallotSheet).where(BallotSheet.campaign_id == c.id,
@@ -95,12 +95,9 @@ def issue_tokens_command(campaign: str, sheet_key: str, count: int, out: Path, c
     if sheet is None:
         raise click.ClickException(f"测评票“{sheet_key}”不在测评活动“{campaign}”中")
     try:
-        issued = tokens.issue_tokens(sheet, count, actor="cli")
+        issued, pages, _pdf = issue_with_slips(sheet, count, actor="cli", pdf=out, codes_csv=codes_csv)
     except tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
-    pages = write_sheet_slips(sheet, issued.codes, out)
-    if codes_csv:
-        write_codes_csv(sheet, issued.codes, codes_csv)
     click.echo(f"已发放 {count} 个测评码（批次 {issued.batch.id}），测评票 {pages} 页：{out}")
 
 

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from survey_app.config import instance_dir
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign
-from survey_app.services import tokens
 from survey_app.services.database import init_database
 from survey_app.services.demo import CAMPAIGN_SLUG, seed_demo
 
@@ -38,12 +37,12 @@ def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
     if not slips.exists():
         import shutil
 
-        from survey_app.services.slips import write_batch_slips, write_codes_csv
+        from survey_app.services.slips import issue_with_slips
 
         sheet = db.session.scalar(select(BallotSheet).where(BallotSheet.key == SLIP_SHEET))
-        issued = tokens.issue_tokens(sheet, SLIP_COUNT, label="演示", actor="demo")
-        shutil.copyfile(write_batch_slips(sheet, issued.batch.id, issued.codes), slips)
-        write_codes_csv(sheet, issued.codes, folder / f"codes-{SLIP_SHEET}.csv")
+        _issued, _pages, pdf = issue_with_slips(sheet, SLIP_COUNT, label="演示", actor="demo",
+                                                codes_csv=folder / f"codes-{SLIP_SHEET}.csv")
+        shutil.copyfile(pdf, slips)
     if simulate:
         from survey_app.services.simulate import simulate as run
 

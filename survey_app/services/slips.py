@@ -1,6 +1,8 @@
 """Turn freshly issued codes into printable slips; the plain codes exist only until printed."""
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +12,8 @@ from forms.rater_groups import label as group_label
 from reports.slips import Slip, write_slips
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Organisation
-from survey_app.services.tokens import display
+from survey_app.services import tokens
+from survey_app.services.tokens import IssuedBatch, display
 
 
 def slip_url(code: str) -> str:
@@ -27,20 +30,62 @@ def slips_for(sheet: BallotSheet, codes: Sequence[str]) -> list[Slip]:
 
 def batch_pdf_path(batch_id: int) -> Path:
     """Where a batch's slips are kept for download (mode 0600 in a 0700 folder under instance/)."""
+    return _batches_folder() / f"batch-{batch_id}.pdf"
+
+
+def _batches_folder() -> Path:
     from survey_app.config import instance_dir
 
     folder = instance_dir() / "batches"
     folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / f"batch-{batch_id}.pdf"
+    return folder
 
 
-def write_batch_slips(sheet: BallotSheet, batch_id: int, codes: Sequence[str]) -> Path:
-    import os
+class SlipsError(tokens.TokenError):
+    pass
 
-    path = batch_pdf_path(batch_id)
-    write_sheet_slips(sheet, codes, path)
-    os.chmod(path, 0o600)
-    return path
+
+def issue_with_slips(sheet: BallotSheet, count: int, *, actor: object, label: str = "",
+                     pdf: Path | None = None, codes_csv: Path | None = None) -> tuple[IssuedBatch, int, Path]:
+    """Issue a batch and write its slips (to ``pdf``, or to the batch's own file for download), and
+    the mail-merge CSV if asked: all of them or none.
+
+    A batch stored without its slips would count as issued in turnout, and nobody could ever vote
+    with it. So the files are written first, under temporary names beside their targets; the codes
+    are stored only once they are, and the files take their names after the commit. The database
+    is not held while the PDF is drawn (seconds for a large batch), so voting goes on meanwhile.
+    Returns the batch, the PDF's page count and the PDF's path.
+    """
+    tokens.check_batch(sheet, count)
+    codes = tokens.new_codes(count)
+    files: list[tuple[Path, Path | None]] = []  # (written, its name once the batch is stored)
+    try:
+        target: Path | None = pdf
+        try:
+            pages = write_sheet_slips(sheet, codes, _beside(pdf.parent if pdf else _batches_folder(), pdf, files))
+            if codes_csv is not None:
+                target = codes_csv
+                write_codes_csv(sheet, codes, _beside(codes_csv.parent, codes_csv, files))
+        except OSError as exc:
+            where = target or _batches_folder()
+            raise SlipsError(f"无法写入 {where}（{exc.strerror or exc}），没有发放测评码") from exc
+        issued = tokens.issue_tokens(sheet, count, label=label, actor=actor, codes=codes)
+    except BaseException:
+        for written, _name in files:
+            written.unlink(missing_ok=True)
+        raise
+    final = pdf or batch_pdf_path(issued.batch.id)
+    for written, name in files:
+        os.replace(written, name or final)
+    return issued, pages, final
+
+
+def _beside(folder: Path, target: Path | None, files: list[tuple[Path, Path | None]]) -> Path:
+    """A new file in ``folder`` that only its owner may read: it holds plain codes."""
+    handle, name = tempfile.mkstemp(dir=folder, prefix=".pingyi-", suffix=".part")
+    os.close(handle)
+    files.append((Path(name), target))
+    return Path(name)
 
 
 def write_sheet_slips(sheet: BallotSheet, codes: Sequence[str], path: str | Path) -> int:

@@ -53,24 +53,41 @@ class IssuedBatch:
     codes: list[str]  # the only copy of the plain codes: print them, then let them go
 
 
-def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: object = "cli"
-                 ) -> IssuedBatch:
+def new_codes(count: int) -> list[str]:
+    codes: set[str] = set()
+    while len(codes) < count:
+        codes.add(new_code())
+    return list(codes)
+
+
+def check_batch(sheet: BallotSheet, count: int) -> None:
+    """Refuse a batch before anything is printed for it."""
     if not 1 <= count <= MAX_BATCH:
         raise TokenError(f"每批测评码数量应在 1 到 {MAX_BATCH} 之间")
     if sheet.campaign.status == "closed":
         raise TokenError("测评活动已结束，不能再发放测评码")
+
+
+def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: object = "cli",
+                 codes: list[str] | None = None) -> IssuedBatch:
+    """Store a batch of ``count`` new codes (or of ``codes``, drawn by :func:`new_codes` and already
+    printed: see ``slips.issue_with_slips``) in one short transaction of its own."""
+    check_batch(sheet, count)
+    ordered = new_codes(count) if codes is None else list(codes)
+    if len(set(ordered)) != count:
+        raise ValueError("codes must be count distinct new codes")
     key = current_app.config["TOKEN_KEY"]
-    codes: set[str] = set()
-    while len(codes) < count:
-        codes.add(new_code())
     batch = TokenBatch(sheet_id=sheet.id, count=count, label=label, rehearsal=sheet.campaign.rehearsal)
-    db.session.add(batch)
-    db.session.flush()
-    ordered = list(codes)
-    db.session.execute(insert(Token), [{"batch_id": batch.id, "code_hash": code_hash(c, key),
-                                        "status": "unused"} for c in ordered])
-    audit.record(actor, "issue_tokens", sheet.key, batch=batch.id, count=count)
-    db.session.commit()
+    try:
+        db.session.add(batch)
+        db.session.flush()
+        db.session.execute(insert(Token), [{"batch_id": batch.id, "code_hash": code_hash(c, key),
+                                            "status": "unused"} for c in ordered])
+        audit.record(actor, "issue_tokens", sheet.key, batch=batch.id, count=count)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
     return IssuedBatch(batch, ordered)
 
 

@@ -76,9 +76,8 @@ def world(app):
                                   [SubjectSpec(v.code, v.name, org_id=v.id)], org_id=v.id) for v in villages]
     db.session.commit()
     campaigns.open_campaign(c)
-    issued = tokens.issue_tokens(sheets[0], 3)
-    from survey_app.services.slips import write_batch_slips
-    write_batch_slips(sheets[0], issued.batch.id, issued.codes)
+    from survey_app.services.slips import issue_with_slips
+    issue_with_slips(sheets[0], 3, actor="test")
     posters.create_poster(sheets[0])
     return {"campaign": c, "sheets": sheets}
 
