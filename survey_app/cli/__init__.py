@@ -1,6 +1,8 @@
 """The ``pingyi`` command: one click group per topic, composed on Flask's CLI."""
 from __future__ import annotations
 
+import errno
+
 import click
 from flask.cli import FlaskGroup
 
@@ -12,7 +14,25 @@ def _app(*_args: object) -> object:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False, load_dotenv=False,
+_REASONS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
+            errno.ENOSPC: "磁盘空间不足", errno.ENOTDIR: "路径中有一段不是文件夹", errno.EISDIR: "这是一个文件夹",
+            errno.EROFS: "只读的文件系统", errno.EADDRINUSE: "端口已被占用", errno.EEXIST: "已经存在"}
+
+
+class _Pingyi(FlaskGroup):
+    """A file or port the system refuses is the user's to fix: they get what and why, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            what = f"{exc.filename}：" if exc.filename else ""
+            raise click.ClickException(f"{what}{_REASONS.get(exc.errno, exc.strerror)}") from exc
+
+
+@click.group(cls=_Pingyi, create_app=_app, add_default_commands=False, load_dotenv=False,
              set_debug_flag=False)
 def cli() -> None:
     """评议 pingyi — survey and satisfaction polling for grassroots assessments."""

@@ -4,6 +4,8 @@ Rows are ordered by the random ballot id, so the file says nothing about the ord
 """
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -60,16 +62,27 @@ def csv_safe(value: object) -> object:
 
 
 def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write the table whole or not at all: analysis reads whatever file is there, so a write cut
+    short (a full disk) must leave the previous export as it was, not half a table."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix == ".xlsx":
-        write_xlsx(frame, path, sheet="ratings")
-    else:
+    writers = {".csv": lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig"),
+               ".parquet": lambda p: frame.to_parquet(p, index=False),
+               ".xlsx": lambda p: write_xlsx(frame, p, sheet="ratings")}
+    if suffix not in writers:
         raise ValueError(f"不支持的导出格式“{suffix}”：请用 .csv、.parquet 或 .xlsx")
+    if not path.parent.is_dir():
+        raise ValueError(f"文件夹 {path.parent} 不存在，无法写入 {path.name}")
+    scratch = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        writers[suffix](scratch)
+        os.replace(scratch, path)
+    except OSError as exc:
+        scratch.unlink(missing_ok=True)
+        raise ValueError(f"无法写入 {path}（{exc.strerror or exc}），原有的文件没有改动") from exc
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -72,3 +72,56 @@ def test_demo_seeds_a_district_of_3_towns_24_villages_and_an_open_campaign(pingy
     again = pingyi("demo", "--if-empty")
     assert again.exit_code == 0 and "跳过演示数据" in again.output
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_an_export_into_a_missing_folder_says_so(pingyi, tmp_path):
+    from tests.factories import open_campaign
+
+    open_campaign()
+    result = pingyi("export", "t2026", "--out", str(tmp_path / "typo" / "ratings.csv"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"文件夹 {tmp_path / 'typo'} 不存在，无法写入 ratings.csv" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_an_export_cut_short_leaves_the_previous_file_as_it_was(pingyi, tmp_path, monkeypatch, suffix):
+    """Analysis reads whatever file is there: half a table must never replace a whole one."""
+    import errno
+
+    import pandas as pd
+
+    from survey_app.services import export
+    from tests.factories import open_campaign
+
+    open_campaign()
+    out = tmp_path / f"ratings{suffix}"
+    assert pingyi("export", "t2026", "--out", str(out)).exit_code == 0
+    before = out.read_bytes()
+
+    def full_disk(path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"ballot_id,sheet\n123")  # part of a table, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda frame, path, *args, **kwargs: full_disk(path))
+    monkeypatch.setattr(export, "write_xlsx", lambda frame, path, sheet: full_disk(path))
+    result = pingyi("export", "t2026", "--out", str(out))
+    assert result.exit_code == 1 and f"无法写入 {out}（No space left on device），原有的文件没有改动" in result.output
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir() if p.suffix == ".part"] == []
+
+
+def test_a_file_the_system_refuses_is_a_message_not_a_traceback(pingyi, monkeypatch):
+    import errno
+
+    from survey_app.services import turnout
+    from tests.factories import open_campaign
+
+    open_campaign()
+
+    def refused(*_args, **_kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/pingyi/turnout.csv")
+
+    monkeypatch.setattr(turnout, "turnout", refused)
+    result = pingyi("turnout", "t2026")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "/srv/pingyi/turnout.csv：没有权限" in result.output
