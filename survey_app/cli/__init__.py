@@ -20,7 +20,16 @@ _REASONS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有�
 
 
 class _Pingyi(FlaskGroup):
-    """A file or port the system refuses is the user's to fix: they get what and why, not a traceback."""
+    """Flask's CLI, with what a user of ``pingyi`` sees made pingyi's own.
+
+    ``--version`` says pingyi's version, not Flask's; Flask's ``--app``, ``--env-file`` and
+    ``--debug`` are gone (the app is always pingyi's, configured by PINGYI_* variables). A file or
+    port the system refuses is the user's to fix: they get what and why, not a traceback.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(add_version_option=False, **kwargs)  # type: ignore[arg-type]
+        self.params = [p for p in self.params if p.name not in {"app", "env_file", "debug"}]
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -34,6 +43,7 @@ class _Pingyi(FlaskGroup):
 
 @click.group(cls=_Pingyi, create_app=_app, add_default_commands=False, load_dotenv=False,
              set_debug_flag=False)
+@click.version_option(package_name="pingyi", prog_name="pingyi", message="%(prog)s %(version)s")
 def cli() -> None:
     """评议 pingyi — survey and satisfaction polling for grassroots assessments."""
 
