@@ -1,22 +1,16 @@
 """The ``pingyi`` command: one click group per topic, composed on Flask's CLI."""
 from __future__ import annotations
 
-import errno
-
 import click
 from flask.cli import FlaskGroup
 
 from survey_app import create_app
+from survey_app.cli.oserrors import reason
 from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users
 
 
 def _app(*_args: object) -> object:
     return create_app()
-
-
-_REASONS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
-            errno.ENOSPC: "磁盘空间不足", errno.ENOTDIR: "路径中有一段不是文件夹", errno.EISDIR: "这是一个文件夹",
-            errno.EROFS: "只读的文件系统", errno.EADDRINUSE: "端口已被占用", errno.EEXIST: "已经存在"}
 
 
 class _Pingyi(FlaskGroup):
@@ -38,7 +32,7 @@ class _Pingyi(FlaskGroup):
             if exc.errno is None:
                 raise
             what = f"{exc.filename}：" if exc.filename else ""
-            raise click.ClickException(f"{what}{_REASONS.get(exc.errno, exc.strerror)}") from exc
+            raise click.ClickException(f"{what}{reason(exc)}") from exc
 
 
 @click.group(cls=_Pingyi, create_app=_app, add_default_commands=False, load_dotenv=False,

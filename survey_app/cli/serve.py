@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import gc
 import ipaddress
+import socket
 
 import click
 from flask import current_app
@@ -16,6 +17,7 @@ from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 from sqlalchemy import inspect
 
+from survey_app.cli.oserrors import reason
 from survey_app.extensions import db
 from survey_app.models import Campaign
 
@@ -58,7 +60,10 @@ def exposure_warning(host: str, proxy_count: int) -> str | None:
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the site."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"评议已启动：http://{host}:{port}/  （Ctrl+C 停止）")
+    try:  # before the warm-up, and instead of gunicorn's five seconds of retries in English
+        socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
+    except OSError as exc:
+        raise click.ClickException(f"无法在 {host}:{port} 上启动：{reason(exc)}") from None
     warning = exposure_warning(host, app.config.get("PROXY_COUNT", 0))
     if warning:
         click.echo(warning, err=True)
@@ -72,11 +77,13 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     gc.freeze()  # before the fork: see survey_app.wsgi
     from survey_app.asgi import WholeRequests
 
+    started = f"评议已启动：http://{host}:{port}/  （Ctrl+C 停止）"  # once it listens
     # No control socket: gunicorn 27 puts every server of a user at one path (~/.gunicorn/gunicorn.ctl),
     # so a second site on the machine took it over, and `gunicornc shutdown` stopped the wrong one.
     server = _Server(WholeRequests(app, threads), {"bind": f"{host}:{port}", "workers": workers,
                                                    "worker_class": "asgi", "accesslog": None, "preload_app": True,
-                                                   "control_socket_disable": True})
+                                                   "control_socket_disable": True,
+                                                   "when_ready": lambda _arbiter: click.echo(started)})
     # Outside this command's app context: the workers' event loops would hand it to every request,
     # and Flask would then share one ``g`` (and the CSRF token cached in it) among all of them.
     contextvars.Context().run(server.run)

@@ -62,6 +62,17 @@ def test_pingyi_serves_the_demo_campaign_on_localhost(tmp_path):
     assert f"http://127.0.0.1:{port}/" in output
 
 
+def test_a_port_in_use_is_said_at_once_and_nothing_claims_to_have_started(tmp_path):
+    env = {**os.environ, "PINGYI_INSTANCE": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # another site, or a second `make run`
+        port = taken.getsockname()[1]
+        done = subprocess.run([BIN / "pingyi", "serve", "--port", str(port)], env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 1 and "评议已启动" not in done.stdout
+    assert f"无法在 127.0.0.1:{port} 上启动：端口已被占用" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_the_wsgi_entry_point_loads_the_app_and_freezes_it_out_of_the_collector(tmp_path):
     """`gunicorn survey_app.wsgi:app`: every object loaded at start-up is frozen, so full
     collections walk only what requests create."""
