@@ -18,11 +18,15 @@ from .groupwise import (
     HISTOGRAM_MAX_VALUES, chunked_bincount, dense_codes, group_count, group_sum, group_var,
 )
 from .leniency import fit_additive
+from .outputs import replace_outputs
 from .ratings import RatingsError, load_and_check
 from .reliability import ICC_NAMES, alphas_from_counts, icc_from_matrix, icc_oneway_unbalanced
 from .settings import ALPHA_LEVELS, AnalysisSpec
 
 COMBINED = "combined"
+#: Every file :meth:`AnalysisResult.write` may write: what this run does not write is removed.
+OUTPUT_FILES = ("results.csv", "results.json", "flags.csv", "flag_counts.csv", "reliability.csv", "outliers.csv",
+                "leniency.csv")
 #: Krippendorff's alpha is skipped (NaN) above this many distinct answer values.
 ALPHA_MAX_VALUES = 512
 COUNT_COLUMNS: frozenset[str] = frozenset(
@@ -57,23 +61,23 @@ class AnalysisResult:
         ...     [p.name for p in AnalysisResult(empty, empty, empty, empty, empty).write(d)][:2]
         ['results.csv', 'results.json']
         """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
+        def table(frame: pd.DataFrame) -> Callable[[Path], None]:
+            return lambda path: frame.to_csv(path, index=False)
+
+        def as_json(frame: pd.DataFrame) -> Callable[[Path], None]:
+            records = json.loads(frame.to_json(orient="records", force_ascii=False))
+            return lambda path: path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+
+        files = []
         for name, frame in (("results", self.results), ("flags", self.flags),
                             ("flag_counts", self.flag_counts), ("reliability", self.reliability),
                             ("outliers", self.outliers), ("leniency", self.leniency)):
             if frame is None:
                 continue
-            path = out / f"{name}.csv"
-            frame.to_csv(path, index=False)
-            written.append(path)
+            files.append((f"{name}.csv", table(frame)))
             if name == "results":
-                path = out / "results.json"
-                records = json.loads(frame.to_json(orient="records", force_ascii=False))
-                path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
-                written.append(path)
-        return written
+                files.append(("results.json", as_json(frame)))
+        return replace_outputs(directory, files, family=OUTPUT_FILES)
 
 
 def analyze(

@@ -9,6 +9,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 
 from analysis.grading import GradeResult
+from analysis.outputs import replace_outputs
 from survey_app.services.export import FORMULA_START
 from survey_app.services.imports import RowError
 from survey_app.services.tabular import TableError, read_table
@@ -29,6 +30,8 @@ LEDGER_HEADERS = [("subject", "组织编码"), ("name", "组织名称"), ("grade
                   ("score", "得分"), ("full_marks", "满分"), ("owner", "责任人"), ("deadline", "整改时限"),
                   ("status", "状态"), ("done_on", "销号日期"), ("note", "备注")]
 STATUS = {"open": "整改中", "done": "已销号"}
+#: Every file write_grades may write: what this grading does not write is removed.
+GRADE_FILES = ("grades.csv", "grades.json", "reasons.txt", "rectification.xlsx", "rollup.csv")
 
 
 class ScoreFileError(ValueError):
@@ -158,18 +161,16 @@ def write_ledger(path: Path, ledger: pd.DataFrame) -> None:
 
 
 def write_grades(folder: Path, result: GradeResult, ledger: pd.DataFrame) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+    """All of a grading's files, or none of them (see analysis.outputs)."""
     grades = result.grades.copy()
     grades["flags"] = grades["flags"].map(lambda f: "；".join(f))
-    paths = [folder / "grades.csv", folder / "grades.json", folder / "reasons.txt", folder / "rectification.xlsx"]
-    grades.to_csv(paths[0], index=False, encoding="utf-8-sig")
-    paths[1].write_text(json.dumps({"scheme": result.spec.key, "title": result.spec.title,
-                                    "subjects": result.to_records(),
-                                    "rollup": json.loads(result.rollup.to_json(orient="records", force_ascii=False))},
-                                   ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    paths[2].write_text(result.to_text(), encoding="utf-8")
-    write_ledger(paths[3], ledger)
+    summary = json.dumps({"scheme": result.spec.key, "title": result.spec.title, "subjects": result.to_records(),
+                          "rollup": json.loads(result.rollup.to_json(orient="records", force_ascii=False))},
+                         ensure_ascii=False, indent=1, default=str)
+    files = [("grades.csv", lambda path: grades.to_csv(path, index=False, encoding="utf-8-sig")),
+             ("grades.json", lambda path: path.write_text(summary, encoding="utf-8")),
+             ("reasons.txt", lambda path: path.write_text(result.to_text(), encoding="utf-8")),
+             ("rectification.xlsx", lambda path: write_ledger(path, ledger))]
     if not result.rollup.empty:
-        paths.append(folder / "rollup.csv")
-        result.rollup.to_csv(paths[-1], index=False, encoding="utf-8-sig")
-    return paths
+        files.append(("rollup.csv", lambda path: result.rollup.to_csv(path, index=False, encoding="utf-8-sig")))
+    return replace_outputs(folder, files, family=GRADE_FILES)

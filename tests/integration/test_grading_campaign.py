@@ -49,6 +49,26 @@ def test_the_demo_campaign_is_graded_with_reasons_and_a_ledger_in_one_command(pi
     assert db.session.scalar(select(func.count()).select_from(RectificationLine)) == lines
 
 
+def test_a_grading_whose_files_cannot_all_be_written_leaves_the_last_ones_whole(pingyi, simulated, tmp_path,
+                                                                              monkeypatch):
+    import errno
+
+    from survey_app.services import ledger_files
+
+    out = tmp_path / "grades"
+    assert pingyi("grade", "demo-2026", "--out", str(out)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(path, _ledger):
+        path.write_bytes(b"PK")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(ledger_files, "write_ledger", full_disk)
+    result = pingyi("grade", "demo-2026", "--out", str(out))
+    assert result.exit_code == 1 and "磁盘空间不足" in result.output and "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
     ratings, analysis_dir, out = tmp_path / "ratings.csv", tmp_path / "analysis", tmp_path / "out"
     assert pingyi("export", "demo-2026", "--out", str(ratings)).exit_code == 0

@@ -1,5 +1,6 @@
 """The default analysis end to end: planted problems are found, anonymity holds, files are written."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,6 +172,31 @@ def test_write_produces_the_four_files(result, tmp_path):
     assert len(records) == len(result.results)
     back = pd.read_csv(tmp_path / "results.csv")
     assert list(back.columns) == list(result.results.columns)
+
+
+def test_a_write_cut_short_leaves_the_last_runs_files_and_a_new_run_leaves_no_stale_one(result, tmp_path,
+                                                                                       monkeypatch):
+    """results.csv and flags.csv are read side by side: they must come from one run."""
+    import dataclasses
+
+    result.write(tmp_path)  # a run with --leniency
+    (tmp_path / "notes.txt").write_text("the analyst's own")
+    dataclasses.replace(result, leniency=None).write(tmp_path)  # and one without
+    assert not (tmp_path / "leniency.csv").exists() and (tmp_path / "notes.txt").exists()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    real = pd.DataFrame.to_csv
+
+    def full_disk_at_the_third(frame, path, *args, **kwargs):
+        if "reliability" in str(path):
+            Path(path).write_text("subject,coeff")  # part of it, then the disk is full
+            raise OSError(28, "No space left on device")
+        return real(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk_at_the_third)
+    with pytest.raises(OSError, match="No space"):
+        result.write(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nor a scratch folder left
 
 
 def test_flag_counts_per_subject(camp, result):
