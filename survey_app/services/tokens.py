@@ -72,6 +72,8 @@ def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: obje
                  codes: list[str] | None = None) -> IssuedBatch:
     """Store a batch of ``count`` new codes (or of ``codes``, drawn by :func:`new_codes` and already
     printed: see ``slips.issue_with_slips``) in one short transaction of its own."""
+    if codes is not None:  # drawing their slips took a while: the campaign may have closed meanwhile
+        db.session.refresh(sheet.campaign, ["status"])
     check_batch(sheet, count)
     ordered = new_codes(count) if codes is None else list(codes)
     if len(set(ordered)) != count:

@@ -110,3 +110,24 @@ def test_a_full_disk_on_the_admin_desk_issues_nothing_and_says_so(app, monkeypat
     assert stat.S_IMODE(batch_pdf_path(batch.id).stat().st_mode) == 0o600
     with admin.get(f"/admin/batches/{batch.id}/slips.pdf") as pdf:
         assert pdf.status_code == 200 and pdf.get_data()[:5] == b"%PDF-"
+
+
+def test_a_campaign_closed_while_its_slips_are_drawn_gets_no_batch(app, pingyi, tmp_path, monkeypatch):
+    from sqlalchemy import update
+
+    from survey_app.models import Campaign
+    from survey_app.services import slips
+
+    campaign, _sheets = open_campaign()
+    real = slips.write_slips
+
+    def slow_drawing(*args, **kwargs):  # another desk closes the campaign meanwhile
+        with db.engine.begin() as other:
+            other.execute(update(Campaign).where(Campaign.id == campaign.id).values(status="closed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(slips, "write_slips", slow_drawing)
+    done = pingyi("issue-tokens", "t2026", "--sheet", "T1V1-masses", "--count", "5", "--out", str(tmp_path / "s.pdf"))
+    assert done.exit_code == 1 and "测评活动已结束，不能再发放测评码" in done.output
+    assert stored() == (0, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["instance"]
