@@ -43,6 +43,7 @@ def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
         _issued, _pages, pdf = issue_with_slips(sheet, SLIP_COUNT, label="演示", actor="demo",
                                                 codes_csv=folder / f"codes-{SLIP_SHEET}.csv")
         shutil.copyfile(pdf, slips)
+        slips.chmod(0o600)  # plain codes, like the batch file it copies
     if simulate:
         from survey_app.services.simulate import simulate as run
 

@@ -68,6 +68,9 @@ def test_demo_seeds_a_district_of_3_towns_24_villages_and_an_open_campaign(pingy
     assert password in result.output
     assert db.session.scalar(select(User).where(User.username == "admin")).check_password(password)
     assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    # the files that hold plain codes are their owner's only, like the admin password
+    plain = [instance / "demo" / "slips-D01T01V01-masses.pdf", instance / "demo" / "codes-D01T01V01-masses.csv"]
+    assert [stat.S_IMODE(os.stat(p).st_mode) for p in plain] == [0o600, 0o600]
 
     again = pingyi("demo", "--if-empty")
     assert again.exit_code == 0 and "跳过演示数据" in again.output
