@@ -124,9 +124,14 @@ class _Mixer:
         self._thread = threading.Thread(target=self._run, name="pingyi ballot mixer", daemon=True)
         self._thread.start()
 
-    def stop(self, wait: bool) -> None:
+    def stop(self) -> None:
         self._stop.set()
-        if wait and self._thread is not threading.current_thread():
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self) -> None:
+        if self._thread is not threading.current_thread():
             self._thread.join()
 
     def _run(self) -> None:
@@ -138,6 +143,7 @@ class _Mixer:
 
 
 _MIXER: list[_Mixer] = []  # this process's mixer, if it has one
+_STOPPED: list[_Mixer] = []  # told to stop, and perhaps still finishing a round
 _MIXER_GUARD = threading.Lock()
 
 
@@ -167,13 +173,19 @@ def _running(engine: Engine, every: float) -> bool:
 def stop_mixing(wait: bool = False) -> None:
     """Stop this process's mixer, if it runs (a new engine, or a test that is done with it).
 
-    ``wait`` lets a round in progress finish first. Whoever disposes of the engine next must wait:
-    a connection that the round gives back to a disposed pool is never closed.
+    ``wait`` lets the rounds in progress finish first, those of mixers stopped earlier without
+    waiting too. Whoever disposes of the engine next must wait: a connection that a round gives
+    back to a disposed pool is never closed.
     """
     while _MIXER:
         mixer = _MIXER.pop()
         if mixer.pid == os.getpid():
-            mixer.stop(wait)
+            mixer.stop()
+            _STOPPED.append(mixer)
+    if wait:
+        for mixer in _STOPPED:
+            mixer.join()
+    _STOPPED[:] = [mixer for mixer in _STOPPED if mixer.running()]
 
 
 def after_close() -> None:
