@@ -224,13 +224,13 @@ def test_a_page_that_fails_after_the_ballot_is_stored_tells_the_voter_it_counted
     def broken(**_: object) -> str:
         raise RuntimeError("the confirmation could not be rendered")
 
-    monkeypatch.setattr(routes, "done_page", broken)
-    failed = phone.client.post(f"/t/{code}", data=form)
-    page = failed.get_data(as_text=True)
-    assert failed.status_code == 500 and "您的测评已计入" in page and "没有保存" not in page
-    db.session.remove()
-    assert count(Ballot) == 1 and db.session.scalar(select(Token.status)) == "used"
-    monkeypatch.undo()
+    with monkeypatch.context() as fault:  # only the fault is undone, not the instance folder
+        fault.setattr(routes, "done_page", broken)
+        failed = phone.client.post(f"/t/{code}", data=form)
+        page = failed.get_data(as_text=True)
+        assert failed.status_code == 500 and "您的测评已计入" in page and "没有保存" not in page
+        db.session.remove()
+        assert count(Ballot) == 1 and db.session.scalar(select(Token.status)) == "used"
     again = phone.client.post(f"/t/{code}", data=form)  # the voter reloads anyway: still once
     assert again.status_code == 200 and "您的测评已经记录" in again.get_data(as_text=True)
     db.session.remove()
@@ -267,10 +267,10 @@ def test_a_commit_whose_answer_was_lost_is_looked_up_before_the_voter_is_told(ap
     from survey_app.services import casting
 
     code, phone, form = _page_open(app, campaign)
-    monkeypatch.setattr(casting, "serialized_writes", lost_commit_answer(stored=True))
-    lost = phone.client.post(f"/t/{code}", data=form)
-    assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
-    monkeypatch.undo()
+    with monkeypatch.context() as fault:  # only the fault is undone, not the instance folder
+        fault.setattr(casting, "serialized_writes", lost_commit_answer(stored=True))
+        lost = phone.client.post(f"/t/{code}", data=form)
+        assert lost.status_code == 500 and "您的测评已计入" in lost.get_data(as_text=True)
     db.session.remove()
     assert count(Ballot) == 1
     again = phone.client.post(f"/t/{code}", data=form)
@@ -284,13 +284,13 @@ def test_when_the_database_cannot_say_either_the_voter_is_told_to_send_again(app
         raise RuntimeError("the database is out of reach")
 
     code, phone, form = _page_open(app, campaign)
-    monkeypatch.setattr(casting, "serialized_writes", lost_commit_answer(stored=False))
-    monkeypatch.setattr(casting, "recorded_before", unreachable)
-    unknown = phone.client.post(f"/t/{code}", data=form)
-    page = unknown.get_data(as_text=True)
-    assert unknown.status_code == 500 and "暂时无法确认" in page and "刷新本页" in page
-    assert "已计入" not in page and "没有保存" not in page
-    monkeypatch.undo()
+    with monkeypatch.context() as fault:  # only the fault is undone, not the instance folder
+        fault.setattr(casting, "serialized_writes", lost_commit_answer(stored=False))
+        fault.setattr(casting, "recorded_before", unreachable)
+        unknown = phone.client.post(f"/t/{code}", data=form)
+        page = unknown.get_data(as_text=True)
+        assert unknown.status_code == 500 and "暂时无法确认" in page and "刷新本页" in page
+        assert "已计入" not in page and "没有保存" not in page
     db.session.remove()
     assert count(Ballot) == 0
     cast = phone.client.post(f"/t/{code}", data=form)  # sent again once the database answers: counted

@@ -82,7 +82,7 @@ def test_a_batch_the_database_refuses_leaves_no_slips_behind(app, pingyi, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["instance"]
 
 
-def test_a_full_disk_on_the_admin_desk_issues_nothing_and_says_so(app, monkeypatch):
+def test_a_full_disk_on_the_admin_desk_issues_nothing_and_says_so(app, instance, monkeypatch):
     from survey_app.services import slips
 
     _campaign, sheets = open_campaign()
@@ -92,20 +92,23 @@ def test_a_full_disk_on_the_admin_desk_issues_nothing_and_says_so(app, monkeypat
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(slips, "write_slips", full)
     path = "/admin/campaigns/t2026/batches"
-    done = admin.post(path, data={**form, "csrf_token": admin.token(path)})
-    assert done.status_code == 303
-    with admin.get(path) as page:
-        text = page.get_data(as_text=True)
-    assert "No space left on device" in text and "没有发放测评码" in text
-    assert stored() == (0, 0)
-    assert not list(batch_pdf_path(1).parent.iterdir())
+    with monkeypatch.context() as disk:
+        disk.setattr(slips, "write_slips", full)
+        done = admin.post(path, data={**form, "csrf_token": admin.token(path)})
+        assert done.status_code == 303
+        with admin.get(path) as page:
+            text = page.get_data(as_text=True)
+        assert "No space left on device" in text and "没有发放测评码" in text
+        assert stored() == (0, 0)
+        assert not list(batch_pdf_path(1).parent.iterdir())
 
-    monkeypatch.undo()  # room again: the same form issues the batch, with its PDF for download
+    # room again (only the disk is restored: the instance folder is monkeypatched too): the same
+    # form issues the batch, with its PDF for download
     done = admin.post(path, data={**form, "csrf_token": admin.token(path)})
     assert done.status_code == 303 and stored() == (1, 30)
     batch = db.session.scalar(select(TokenBatch))
+    assert batch_pdf_path(batch.id).parent == instance / "batches"
     assert [p.name for p in batch_pdf_path(batch.id).parent.iterdir()] == [f"batch-{batch.id}.pdf"]
     assert stat.S_IMODE(batch_pdf_path(batch.id).stat().st_mode) == 0o600
     with admin.get(f"/admin/batches/{batch.id}/slips.pdf") as pdf:
