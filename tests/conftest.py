@@ -47,6 +47,16 @@ def reset_postgres() -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_shared_instance() -> Iterator[None]:
+    """Every test has an instance folder of its own. One that wrote into ./instance instead would
+    share it with the other test workers, and with a developer's `make run`."""
+    shared = Path.cwd() / "instance"
+    existed = shared.exists()
+    yield
+    assert existed or not shared.exists(), f"a test wrote into {shared}: a monkeypatch.undo() undoes the instance too"
+
+
 @pytest.fixture
 def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "instance"
