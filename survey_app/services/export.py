@@ -4,14 +4,14 @@ Rows are ordered by the random ballot id, so the file says nothing about the ord
 """
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
+
+from analysis.outputs import replace_outputs
 
 from survey_app.extensions import db
 from survey_app.models import Ballot, BallotSheet, Campaign, load_layouts
@@ -73,16 +73,10 @@ def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
         raise ValueError(f"不支持的导出格式“{suffix}”：请用 .csv、.parquet 或 .xlsx")
     if not path.parent.is_dir():
         raise ValueError(f"文件夹 {path.parent} 不存在，无法写入 {path.name}")
-    scratch = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
     try:
-        writers[suffix](scratch)
-        os.replace(scratch, path)
+        replace_outputs(path.parent, [(path.name, writers[suffix])])
     except OSError as exc:
-        scratch.unlink(missing_ok=True)
         raise ValueError(f"无法写入 {path}（{exc.strerror or exc}），原有的文件没有改动") from exc
-    except BaseException:
-        scratch.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -59,15 +59,14 @@ def issue_with_slips(sheet: BallotSheet, count: int, *, actor: object, label: st
     tokens.check_batch(sheet, count)
     codes = tokens.new_codes(count)
     files: list[tuple[Path, Path | None]] = []  # (written, its name once the batch is stored)
+    where: Path = pdf or _batches_folder()  # what is being written, for the message
     try:
-        target: Path | None = pdf
         try:
-            pages = write_sheet_slips(sheet, codes, _beside(pdf.parent if pdf else _batches_folder(), pdf, files))
+            pages = write_sheet_slips(sheet, codes, _beside(where.parent if pdf else where, pdf, files))
             if codes_csv is not None:
-                target = codes_csv
+                where = codes_csv
                 write_codes_csv(sheet, codes, _beside(codes_csv.parent, codes_csv, files))
         except OSError as exc:
-            where = target or _batches_folder()
             raise SlipsError(f"无法写入 {where}（{exc.strerror or exc}），没有发放测评码") from exc
         issued = tokens.issue_tokens(sheet, count, label=label, actor=actor, codes=codes)
     except BaseException:
