@@ -5,7 +5,7 @@ import click
 from flask.cli import FlaskGroup
 
 from survey_app import create_app
-from survey_app.cli.oserrors import reason
+from survey_app.oserrors import reason
 from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users
 
 

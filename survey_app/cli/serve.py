@@ -17,7 +17,7 @@ from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 from sqlalchemy import inspect
 
-from survey_app.cli.oserrors import reason
+from survey_app.oserrors import reason
 from survey_app.extensions import db
 from survey_app.models import Campaign
 

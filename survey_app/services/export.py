@@ -14,6 +14,7 @@ from sqlalchemy import select
 from analysis.outputs import replace_outputs
 
 from survey_app.extensions import db
+from survey_app.oserrors import reason
 from survey_app.models import Ballot, BallotSheet, Campaign, load_layouts
 from survey_app.services.campaigns import frozen_definitions
 
@@ -76,7 +77,7 @@ def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
     try:
         replace_outputs(path.parent, [(path.name, writers[suffix])])
     except OSError as exc:
-        raise ValueError(f"无法写入 {path}（{exc.strerror or exc}），原有的文件没有改动") from exc
+        raise ValueError(f"无法写入 {path}（{reason(exc)}），原有的文件没有改动") from exc
     return path
 
 

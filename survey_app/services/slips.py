@@ -11,6 +11,7 @@ from flask import current_app
 from forms.rater_groups import label as group_label
 from reports.slips import Slip, write_slips
 from survey_app.extensions import db
+from survey_app.oserrors import reason
 from survey_app.models import BallotSheet, Organisation
 from survey_app.services import tokens
 from survey_app.services.tokens import IssuedBatch, display
@@ -67,7 +68,7 @@ def issue_with_slips(sheet: BallotSheet, count: int, *, actor: object, label: st
                 where = codes_csv
                 write_codes_csv(sheet, codes, _beside(codes_csv.parent, codes_csv, files))
         except OSError as exc:
-            raise SlipsError(f"无法写入 {where}（{exc.strerror or exc}），没有发放测评码") from exc
+            raise SlipsError(f"无法写入 {where}（{reason(exc)}），没有发放测评码") from exc
         issued = tokens.issue_tokens(sheet, count, label=label, actor=actor, codes=codes)
     except BaseException:
         for written, _name in files:

@@ -109,7 +109,7 @@ def test_an_export_cut_short_leaves_the_previous_file_as_it_was(pingyi, tmp_path
     monkeypatch.setattr(pd.DataFrame, "to_csv", lambda frame, path, *args, **kwargs: full_disk(path))
     monkeypatch.setattr(export, "write_xlsx", lambda frame, path, sheet: full_disk(path))
     result = pingyi("export", "t2026", "--out", str(out))
-    assert result.exit_code == 1 and f"无法写入 {out}（No space left on device），原有的文件没有改动" in result.output
+    assert result.exit_code == 1 and f"无法写入 {out}（磁盘空间不足），原有的文件没有改动" in result.output
     assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir() if p.suffix == ".part"] == []
 
 

@@ -99,7 +99,7 @@ def test_a_full_disk_on_the_admin_desk_issues_nothing_and_says_so(app, instance,
         assert done.status_code == 303
         with admin.get(path) as page:
             text = page.get_data(as_text=True)
-        assert "No space left on device" in text and "没有发放测评码" in text
+        assert "磁盘空间不足" in text and "没有发放测评码" in text
         assert stored() == (0, 0)
         assert not list(batch_pdf_path(1).parent.iterdir())
 
