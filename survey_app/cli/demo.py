@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from forms.rater_groups import label as group_label
 from survey_app.config import instance_dir
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign
@@ -12,6 +13,9 @@ from survey_app.services.database import init_database
 from survey_app.services.demo import CAMPAIGN_SLUG, seed_demo
 
 SLIP_SHEET, SLIP_COUNT = "D01T01V01-masses", 60
+# The planted anomalies as an analyst reads them, with where analysis names them (flags.csv, --leniency).
+PLANTED = {"speeder": "答题过快（speeder）", "straight_liner": "所有题目选同一项（straight_lining）",
+           "lenient_rater": "打分明显偏宽的评价人（--leniency）"}
 
 
 @click.command("demo")
@@ -51,9 +55,10 @@ def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
         with click.progressbar(length=1, label="模拟投票") as bar:
             report = run(campaign, simulate)
             bar.update(1)
-        groups = "，".join(f"{g} {n}" for g, n in sorted(report.by_group.items()))
+        groups = "，".join(f"{group_label(g)} {n}" for g, n in sorted(report.by_group.items()))
         click.echo(f"已模拟 {report.cast} 张选票（{groups}），清单评分 {report.scores} 条，否决项 {report.vetoes} 个。")
-        click.echo("埋设的异常：" + "，".join(f"{k} → {v}" for k, v in report.planted.items()))
+        click.echo("埋设的异常（选票编号，可在 pingyi analyze 的输出中查到）：" + "，".join(
+            f"{PLANTED.get(k, k)} {v}" for k, v in report.planted.items()))
     _print_where(folder)
 
 

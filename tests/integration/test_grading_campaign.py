@@ -17,6 +17,10 @@ pytestmark = pytest.mark.db
 def simulated(pingyi, instance):
     result = pingyi("demo", "--simulate", "400")
     assert result.exit_code == 0, result.output
+    # what it cast is told in the analyst's words: groups by their Chinese names, anomalies by what they are
+    cast = next(line for line in result.output.splitlines() if line.startswith("已模拟"))
+    assert "（群众 " in cast and "镇街干部 " in cast and "masses" not in cast
+    assert "答题过快（speeder） " in result.output and "speeder →" not in result.output
     return instance
 
 
