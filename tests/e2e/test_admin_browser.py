@@ -19,15 +19,20 @@ def decode_first_qr(pdf: str, folder) -> str:
     return out.stdout.split()[0]
 
 
-def test_log_in_create_open_issue_download_and_watch_turnout_change_by_itself(live_site, browser, tmp_path):
+def sign_in(live_site, desk):
     username, password = (live_site.folder / "demo" / "demo_admin.txt").read_text().split()
-    desk = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="zh-CN")
     page = desk.new_page()
     page.goto(f"{live_site.url}/admin/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     assert page.locator("h1").inner_text() == "测评活动"
+    return page
+
+
+def test_log_in_create_open_issue_download_and_watch_turnout_change_by_itself(live_site, browser, tmp_path):
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="zh-CN")
+    page = sign_in(live_site, desk)
 
     page.click("text=新建测评活动")
     page.fill("input[name=slug]", "e2e-2026")
@@ -80,4 +85,36 @@ def test_log_in_create_open_issue_download_and_watch_turnout_change_by_itself(li
     assert page.locator('tr[data-sheet="D01T02V01-masses"] [data-k="share"]').inner_text() == "20.0%"
     assert navigations == [], "the table changed without the page reloading"
     shot(page, "admin-turnout")
+    desk.close()
+
+
+def test_a_ledger_line_is_kept_up_from_its_own_row_under_its_own_headings(live_site, browser):
+    """Each row's fields belong to that row's form, though a form cannot span table cells."""
+    live_site.pingyi("demo", "--simulate", "200")
+    assert "整改台账" in live_site.pingyi("grade", "demo-2026")
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = sign_in(live_site, desk)
+    page.goto(f"{live_site.url}/admin/campaigns/demo-2026/rectification")
+    headings = page.locator("table.ledger thead th").all_inner_texts()
+    rows = page.locator("table.ledger tbody tr")
+    first, second = rows.nth(0), rows.nth(1)
+    for name, heading in [("owner", "责任人"), ("deadline", "整改时限"), ("status", "状态"), ("done_on", "销号日期"),
+                          ("note", "备注")]:
+        column = second.locator("td").evaluate_all(
+            f"(cells) => cells.findIndex((c) => c.querySelector('[name={name}]'))")
+        assert headings[column] == heading, f"{name} sits under {headings[column]!r}"
+    owner_before = first.locator("input[name=owner]").input_value()
+    first.locator("input[name=owner]").fill("不应保存")  # another row's edit, not saved with this one
+    second.locator("input[name=owner]").fill("王书记")
+    second.locator("select[name=status]").select_option(label="已销号（挂牌销号）")
+    second.locator("input[name=note]").fill("已补齐台账")
+    second.locator("button").click()
+    page.wait_for_load_state()
+    first, second = rows.nth(0), rows.nth(1)
+    assert second.locator("input[name=owner]").input_value() == "王书记"
+    assert second.locator("input[name=note]").input_value() == "已补齐台账"
+    assert second.locator("input[name=done_on]").input_value(), "closing a line stamps the day"
+    assert first.locator("input[name=owner]").input_value() == owner_before
+    assert "已销号 1" in page.locator("main p").first.inner_text()
+    shot(page, "admin-ledger")
     desk.close()
