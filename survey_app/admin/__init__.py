@@ -8,7 +8,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _staff() -> dict:
     from flask_login import current_user
 
-    return {"current_user": current_user}
+    from survey_app.admin.access import role_label
+
+    return {"current_user": current_user, "role_label": role_label}
 
 
 from survey_app.admin import (  # noqa: E402,F401

@@ -6,6 +6,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -13,6 +14,13 @@ from survey_app.extensions import db
 from survey_app.models import Organisation
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The roles as the desk names them; the stored value stays the English key.
+ROLE_LABELS = {"admin": _l("Administrator"), "analyst": _l("Analyst"), "assessor": _l("Assessor")}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

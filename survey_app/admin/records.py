@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 
 from survey_app.admin import bp
 from survey_app.admin.widgets import options
-from survey_app.admin.access import roles
+from survey_app.admin.access import ROLE_LABELS, roles
 from survey_app.extensions import db
 from survey_app.models import AuditEntry, Organisation, User
 from survey_app.models.user import ROLES
@@ -24,7 +24,7 @@ from survey_app.services.users import UserError, create_user
 class UserForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired(), Length(max=80)])
     password = PasswordField("密码", validators=[DataRequired(), Length(min=10, max=200)])
-    role = SelectField("角色", choices=options((r, r) for r in ROLES))
+    role = SelectField("角色", choices=options((r, ROLE_LABELS[r]) for r in ROLES))
     scope = SelectField("限定范围")
 
 

@@ -102,3 +102,14 @@ def test_every_admin_action_is_in_the_audit_log_with_who_and_when(app, tmp_path)
     actions = [(who, action) for _, who, action in rows]
     assert ("auditor", "create_campaign") in actions and ("auditor", "import_orgs") in actions
     assert ("auditor", "login") in actions
+
+
+def test_roles_are_named_in_the_desks_language(app):
+    admin = make_staff(app, "chief", "admin")
+    make_staff(app, "scorer", "assessor")
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert "chief · 管理员" in page, "the header names the signed-in role"
+    assert "<td>scorer</td><td>考评员</td>" in page
+    assert '<option value="analyst">分析员</option>' in page, "the stored value stays the key"
+    english = admin.get("/admin/users?lang=en").get_data(as_text=True)
+    assert "<td>scorer</td><td>Assessor</td>" in english
