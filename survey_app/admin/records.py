@@ -5,6 +5,7 @@ import json
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -19,6 +20,32 @@ from survey_app.extensions import db
 from survey_app.models import AuditEntry, Organisation, User
 from survey_app.models.user import ROLES
 from survey_app.services.users import UserError, create_user
+
+
+# What each logged action was, in the desk's words; the key is shown beside it for searching.
+ACTIONS = {
+    "add_sheets": _l("Added ballot sheets"),
+    "close_campaign": _l("Closed the campaign"),
+    "close_poster": _l("Took down a poster"),
+    "create_campaign": _l("Created a campaign"),
+    "create_poster": _l("Made a poster"),
+    "create_user": _l("Created an account"),
+    "grade_campaign": _l("Analysed and graded"),
+    "import_orgs": _l("Imported organisations"),
+    "import_people": _l("Imported a roster"),
+    "issue_tokens": _l("Issued voting codes"),
+    "login": _l("Signed in"),
+    "login_locked": _l("Account locked after wrong passwords"),
+    "mark_veto": _l("Marked a veto item"),
+    "open_campaign": _l("Opened the campaign"),
+    "paper_ballot": _l("Keyed in a paper slip"),
+    "purge_rehearsal": _l("Cleared the rehearsal's votes"),
+    "record_scores": _l("Recorded checklist scores"),
+    "start_rehearsal": _l("Started a rehearsal"),
+    "update_rectification": _l("Updated a ledger line"),
+    "void_batch": _l("Voided a batch of codes"),
+    "withdraw_veto": _l("Withdrew a veto item"),
+}
 
 
 class UserForm(FlaskForm):
@@ -36,7 +63,7 @@ def audit_log() -> str:
                                  .limit(100).offset((page - 1) * 100)).all()
     total = db.session.scalar(select(func.count()).select_from(AuditEntry))
     return render_template("admin/audit.html", entries=entries, page=page, total=total,
-                           details={e.id: json.loads(e.detail or "{}") for e in entries})
+                           details={e.id: json.loads(e.detail or "{}") for e in entries}, actions=ACTIONS)
 
 
 @bp.route("/users", methods=["GET", "POST"])

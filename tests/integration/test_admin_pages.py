@@ -98,8 +98,10 @@ def test_every_admin_action_is_in_the_audit_log_with_who_and_when(app, tmp_path)
     admin.post("/admin/campaigns/new", data={"csrf_token": admin.token("/admin/campaigns/new"), "slug": "logged",
                                              "name": "日志", "year": "2026", "scheme": "jiading_tiers"})
     page = admin.get("/admin/audit").get_data(as_text=True)
-    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td><td>([^<]+)</td><td><code>([a-z_]+)</code></td>", page)
-    actions = [(who, action) for _, who, action in rows]
+    rows = re.findall(r'<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td><td>([^<]+)</td>'
+                      r'<td>([^<]+) <small class="muted"><code>([a-z_]+)</code></small></td>', page)
+    actions = [(who, action) for _, who, _label, action in rows]
+    assert ("auditor", "新建测评活动", "create_campaign") in [(who, label.strip(), a) for _, who, label, a in rows]
     assert ("auditor", "create_campaign") in actions and ("auditor", "import_orgs") in actions
     assert ("auditor", "login") in actions
 
@@ -113,3 +115,16 @@ def test_roles_are_named_in_the_desks_language(app):
     assert '<option value="analyst">分析员</option>' in page, "the stored value stays the key"
     english = admin.get("/admin/users?lang=en").get_data(as_text=True)
     assert "<td>scorer</td><td>Assessor</td>" in english
+
+
+def test_every_action_the_code_logs_has_a_name_in_the_audit_log():
+    from pathlib import Path
+
+    import survey_app
+    from survey_app.admin.records import ACTIONS
+
+    package = Path(survey_app.__file__).parent
+    source = "\n".join(p.read_text(encoding="utf-8") for p in package.rglob("*.py"))
+    logged = set(re.findall(r'audit\.record\(\s*[^,()]+(?:\([^()]*\))?,\s*"([a-z_]+)"', source))
+    assert len(logged) >= 20, logged
+    assert logged <= set(ACTIONS), f"unnamed in the audit log: {sorted(logged - set(ACTIONS))}"
