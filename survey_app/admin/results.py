@@ -114,7 +114,7 @@ def update_line(line_id: int) -> Response:
     except ValueError:
         flash(_("Dates are written like 2026-12-31."), "error")
         return redirect(url_for("admin.rectification", slug=line_campaign_slug(line)), 303)
-    before = (line.status, line.owner, str(line.deadline))
+    before = (line.status, line.owner, str(line.deadline), line.note)
     line.owner = form.get("owner", line.owner)[:100]
     line.note = form.get("note", line.note)[:2000]
     line.deadline = deadline
@@ -125,7 +125,7 @@ def update_line(line_id: int) -> Response:
     line.status = status
     line.revision += 1
     audit.record(current_user, "update_rectification", f"{line.subject_key}:{line.indicator_key}",
-                 before=before, after=(line.status, line.owner, str(line.deadline)))
+                 before=before, after=(line.status, line.owner, str(line.deadline), line.note))
     db.session.commit()
     return redirect(url_for("admin.rectification", slug=line_campaign_slug(line)), 303)
 

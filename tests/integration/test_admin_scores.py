@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -129,4 +130,6 @@ def test_grading_opens_ledger_lines_that_are_closed_one_by_one_and_exported(app,
         sheet = load_workbook(io.BytesIO(response.get_data())).active
     statuses = [row[8] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert statuses.count("已销号") == 1 and len(statuses) == len(lines)
-    assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "update_rectification")).first()
+    logged = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "update_rectification")
+                                .order_by(AuditEntry.id)).first()
+    assert json.loads(logged.detail)["after"] == ["done", "张书记", "2027-02-28", "已整改"], "the note is logged too"
