@@ -14,8 +14,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file} line {self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
+        where = f"{self.file} 第 {self.line} 行" if self.line else self.file
+        return f"{where}：{self.message}"
 
 
 class DefinitionError(ValueError):

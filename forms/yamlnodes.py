@@ -1,7 +1,7 @@
 """YAML read into plain containers that remember the line each key and entry came from.
 
 PyYAML's composed node tree knows every line; the constructed dicts do not.  Converting the
-node tree ourselves keeps the lines so that a validation message can say ``line 14``.
+node tree ourselves keeps the lines so that a validation message can say ``第 14 行``.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class LList(list):
 class DuplicateKey(ValueError):
     def __init__(self, key: str, line: int):
         self.key, self.line = key, line
-        super().__init__(f"key '{key}' appears twice")
+        super().__init__(f"键“{key}”出现了两次")
 
 
 def _convert(node: yaml.Node) -> Any:

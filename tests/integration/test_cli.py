@@ -21,11 +21,13 @@ def test_validate_accepts_every_builtin_and_names_the_fault_in_a_broken_file(pin
     assert "village_satisfaction.yaml: 通过" in ok.output
 
     broken = tmp_path / "mine.yaml"
-    broken.write_text((builtin_paths()[0].read_text(encoding="utf-8")).replace("kind:", "kind: nonsense\nx:", 1),
-                      encoding="utf-8")
+    text = builtin_paths()[0].read_text(encoding="utf-8")
+    broken.write_text(text.replace("kind:", "kind: nonsense\nx:", 1), encoding="utf-8")
+    line = text[:text.index("kind:")].count("\n") + 1
     result = pingyi("validate", str(broken))
     assert result.exit_code == 1
-    assert "mine.yaml line" in result.output
+    assert (f"mine.yaml 第 {line} 行：字段“kind”必须是 questionnaire、checklist、scheme 之一，"
+            "而不是“nonsense”\n") in result.output
 
 
 def test_import_commands_report_rows_and_fail_with_exit_code_1(pingyi, tmp_path):

@@ -86,16 +86,16 @@ def test_the_valid_examples_load():
 @pytest.mark.parametrize("name, text, expected", [
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("{key: q3, label: 环境, scale: sat3", "{key: q3, label: 环境, scale: sat5"),
-                 "village_satisfaction.yaml line 17: item 'q3' uses scale 'sat5', which is not defined",
+                 "village_satisfaction.yaml 第 17 行：题目“q3”使用的量表“sat5”没有定义",
                  id="unknown scale"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("{key: q3,", "{key: q1,"),
-                 "village_satisfaction.yaml line 17: item 'q1' is defined twice (first on line 15)",
+                 "village_satisfaction.yaml 第 17 行：题目“q1”定义了两次（第一次在第 15 行）",
                  id="duplicate item key"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("label: 基本满意, value: 60}", "label: 基本满意}"),
-                 "village_satisfaction.yaml line 10: scale 'sat3' choice 'basically' has no value; "
-                 "every choice maps to a number",
+                 "village_satisfaction.yaml 第 10 行：量表“sat3”的选项“basically”没有“value”；"
+                 "每个选项都要对应一个分值",
                  id="choice without a value"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("  - {key: service, label: 服务, weight: 1}",
@@ -103,70 +103,70 @@ def test_the_valid_examples_load():
                                        "  - {key: openness, label: 公开, weight: 0.3}")
                  .replace("{key: q1, label: 公开, scale: sat3, dimension: service}",
                           "{key: q1, label: 公开, scale: sat3, dimension: openness}"),
-                 "village_satisfaction.yaml line 12: dimension weights must sum to 1, but sum to 0.8",
+                 "village_satisfaction.yaml 第 12 行：各维度的权重之和必须为 1，现在是 0.8",
                  id="weights that must sum to 1"),
     pytest.param("small_scheme.yaml",
                  SCHEME.replace("{on: misconduct", "{on: bribery"),
-                 "small_scheme.yaml line 17: veto rule on 'bribery' names no veto item of checklist "
-                 "'small_list' (its veto items: misconduct)",
+                 "small_scheme.yaml 第 17 行：否决规则的“on”是“bribery”，但清单“small_list”中没有这个否决项"
+                 "（该清单的否决项：misconduct）",
                  id="veto on a missing indicator"),
     pytest.param("small_list.yaml",
                  CHECKLIST.replace("points: 10\n    indicators", "points: 12\n    indicators")
                  .replace("{key: training, label: 培训, points: 4}", "{key: training, label: 培训, points: 6}"),
-                 "small_list.yaml line 5: the categories add up to 12 points, more than the stated total 10",
+                 "small_list.yaml 第 5 行：各类别合计 12 分，超过了标明的总分 10 分",
                  id="points exceed the stated total"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("title: 满意度测评", 'title: "满意度测评'),
-                 "village_satisfaction.yaml line 18: YAML syntax error: found unexpected end of stream, "
-                 "while scanning a quoted scalar that starts on line 4",
+                 "village_satisfaction.yaml 第 18 行：YAML 语法错误：found unexpected end of stream；"
+                 "相关内容从第 4 行开始（while scanning a quoted scalar）",
                  id="YAML syntax error"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("version: 1", "version: first"),
-                 "village_satisfaction.yaml line 3: field 'version' must be an integer, not str 'first'",
+                 "village_satisfaction.yaml 第 3 行：字段“version”必须是整数，而不是文本“first”",
                  id="wrong type"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE + "colour: red\n",
-                 "village_satisfaction.yaml line 18: unknown top-level key 'colour' for a questionnaire "
-                 "(allowed: dimensions, intro, items, key, kind, layout, rater_groups, satisfaction_item, satisfied, scales, "
-                 "source, subject_kind, title, version)",
+                 "village_satisfaction.yaml 第 18 行：顶层字段“colour”无法识别（测评表可用的字段：dimensions、intro、"
+                 "items、key、kind、layout、rater_groups、satisfaction_item、satisfied、scales、source、"
+                 "subject_kind、title、version）",
                  id="unknown top-level key"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.split("items:")[0] + "items: []\n",
-                 "village_satisfaction.yaml line 14: the questionnaire has no items",
+                 "village_satisfaction.yaml 第 14 行：测评表中没有任何题目",
                  id="empty questionnaire"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("rater_groups: [masses]", "rater_groups: [masses, bosses]"),
-                 "village_satisfaction.yaml line 5: rater group 'bosses' does not exist (known: superior, "
-                 "subordinate, peer, member, masses, village_rep, town_cadre, self, principal_leader, "
-                 "leader_in_charge, other_leader, office_head, unit_head, office_dept)",
+                 "village_satisfaction.yaml 第 5 行：评价主体“bosses”不存在（可用的评价主体：superior、"
+                 "subordinate、peer、member、masses、village_rep、town_cadre、self、principal_leader、"
+                 "leader_in_charge、other_leader、office_head、unit_head、office_dept）",
                  id="rater group that does not exist"),
     pytest.param("small_scheme.yaml",
                  SCHEME.replace("{label: 一般, min: 60}", "{label: 一般, min: 90}"),
-                 "small_scheme.yaml line 14: grades must run from the highest threshold down: "
-                 "'一般' (min 90) comes after '好' (min 85)",
+                 "small_scheme.yaml 第 14 行：等次必须按分数线从高到低排列："
+                 "“一般”（min 90）排在了“好”（min 85）之后",
                  id="threshold list out of order"),
     pytest.param("small_scheme.yaml",
                  SCHEME.replace("rater_group", "rater_group").replace(
                      "  - {key: sat, source: satisfaction_rate, questionnaire: village_satisfaction, weight: 0.2}",
                      "  - {key: sat, source: group_score, questionnaire: village_satisfaction, "
                      "rater_group: elders, weight: 0.2}"),
-                 "small_scheme.yaml line 11: component 'sat' uses rater group 'elders', which the scheme "
-                 "does not declare",
+                 "small_scheme.yaml 第 11 行：构成项“sat”使用的评价主体“elders”没有在评定办法的"
+                 "“rater_groups”中声明",
                  id="scheme component names an undeclared rater group"),
     pytest.param("small_scheme.yaml",
                  SCHEME.replace("weight: 0.8}", "weight: 0.7}"),
-                 "small_scheme.yaml line 9: component weights must sum to 1, but sum to 0.9",
+                 "small_scheme.yaml 第 9 行：各构成项的权重之和必须为 1，现在是 0.9",
                  id="component weights"),
     pytest.param("village_satisfaction.yaml",
                  QUESTIONNAIRE.replace("version: 1\n", "version: 1\nversion: 2\n"),
-                 "village_satisfaction.yaml line 4: key 'version' appears twice",
+                 "village_satisfaction.yaml 第 4 行：键“version”出现了两次",
                  id="duplicate YAML key"),
     pytest.param("small_list.yaml", "- just\n- a list\n",
-                 "small_list.yaml line 1: a definition must be a YAML mapping (key: value lines), not a list",
+                 "small_list.yaml 第 1 行：定义文件必须是 YAML 映射（由“键: 值”行组成），而不是列表",
                  id="not a mapping"),
     pytest.param("small_list.yaml", CHECKLIST.replace("kind: checklist", "kind: survey"),
-                 "small_list.yaml line 1: field 'kind' must be one of questionnaire, checklist, scheme, "
-                 "not 'survey'",
+                 "small_list.yaml 第 1 行：字段“kind”必须是 questionnaire、checklist、scheme 之一，"
+                 "而不是“survey”",
                  id="unknown kind"),
 ])
 def test_a_broken_definition_names_file_line_and_field(name, text, expected):
@@ -179,7 +179,7 @@ def test_every_problem_is_reported_at_once():
             .replace("version: 1", "version: x") + "extra: 1\n")
     found = problems(text, "q.yaml")
     assert len(found) == 3
-    assert [p.split(":")[0] for p in found] == ["q.yaml line 3", "q.yaml line 15", "q.yaml line 18"]
+    assert [p.split("：")[0] for p in found] == ["q.yaml 第 3 行", "q.yaml 第 15 行", "q.yaml 第 18 行"]
 
 
 def test_yaml_reads_on_as_a_key_not_a_boolean():
@@ -194,8 +194,8 @@ def test_a_problem_message_is_the_same_from_a_file(tmp_path):
     path.write_text(QUESTIONNAIRE.replace("scale: sat3, dimension: service}\n  - {key: q2",
                                           "scale: sat5, dimension: service}\n  - {key: q2"),
                     encoding="utf-8")
-    with pytest.raises(DefinitionError, match=r"village_satisfaction.yaml line 15: item 'q1' uses "
-                                              r"scale 'sat5', which is not defined"):
+    with pytest.raises(DefinitionError, match=r"^village_satisfaction\.yaml 第 15 行：题目“q1”使用的"
+                                              r"量表“sat5”没有定义$"):
         load_definition(path)
 
 
@@ -206,10 +206,48 @@ def test_dedent_helper_is_not_needed_for_inline_tables():
 
 def test_a_satisfaction_item_must_be_an_item_on_a_scale_with_the_satisfied_choices():
     text = QUESTIONNAIRE.replace("rater_groups: [masses]", "rater_groups: [masses]\nsatisfaction_item: q9")
-    assert problems(text, "v.yaml") == ["v.yaml line 6: satisfaction_item 'q9' is not an item of the questionnaire"]
+    assert problems(text, "v.yaml") == ["v.yaml 第 6 行：“satisfaction_item”指定的“q9”不是本测评表的题目"]
     text = QUESTIONNAIRE.replace("rater_groups: [masses]", "rater_groups: [masses]\nsatisfaction_item: q1")
     assert problems(text, "v.yaml") == [
-        "v.yaml line 6: satisfaction_item needs the 'satisfied' list of choices that count as satisfied"]
+        "v.yaml 第 6 行：有了“satisfaction_item”，还需要用“satisfied”列出算作满意的选项"]
     ok = load_text(text.replace("satisfaction_item: q1", "satisfaction_item: q1\nsatisfied: [satisfied, basically]"),
                    "v.yaml")
     assert ok.satisfaction_item == "q1"
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    pytest.param("{key: q2, label: 办实事, scale: sat3, dimension: service}",
+                 "{key: q2, label: 办实事, scale: sat3, dimension: service, required: maybe}",
+                 "v.yaml 第 16 行：题目“q2”中的字段“required”必须是真假值（true 或 false），而不是文本“maybe”",
+                 id="nested wrong type"),
+    pytest.param("{key: dissatisfied, label: 不满意, value: 0}", "{label: 不满意, value: 0}",
+                 "v.yaml 第 11 行：量表“sat3”的选项缺少必填字段“key”",
+                 id="nested missing field"),
+    pytest.param("{key: dissatisfied, label: 不满意, value: 0}", "{key: dissatisfied, label: 不满意, value: 0, colour: red}",
+                 "v.yaml 第 11 行：量表“sat3”的选项中的字段“colour”无法识别（可用的字段：key、label、value）",
+                 id="nested unknown field"),
+    pytest.param("  - {key: q3, label: 环境, scale: sat3, dimension: service}", "  - q3",
+                 "v.yaml 第 17 行：“items”的每一项都必须是映射（key: value），而不是文本“q3”",
+                 id="entry that is not a mapping"),
+    pytest.param("key: village_satisfaction", "key: Village",
+                 "v.yaml 第 2 行：键“Village”只能由小写字母、数字和下划线组成，并以字母开头",
+                 id="key that is not snake case"),
+])
+def test_a_problem_inside_an_entry_names_the_entry(old, new, expected):
+    assert old in QUESTIONNAIRE, old
+    assert expected in problems(QUESTIONNAIRE.replace(old, new), "v.yaml")
+
+
+def test_problems_with_the_files_themselves_are_named_too(tmp_path):
+    from forms.loader import load_many
+
+    (tmp_path / "gbk.yaml").write_bytes(QUESTIONNAIRE.encode("gbk"))
+    (tmp_path / "a.yaml").write_text(CHECKLIST, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(CHECKLIST, encoding="utf-8")
+    _, found = load_many([tmp_path / "gbk.yaml", tmp_path / "gone.yaml", tmp_path / "a.yaml",
+                          tmp_path / "b.yaml"])
+    assert [str(p) for p in found] == [
+        "gbk.yaml：文件不是 UTF-8 编码的文本，请用 UTF-8 编码另存后再试",
+        "gone.yaml：无法读取文件：文件不存在",
+        "b.yaml：键“small_list”已经被 a.yaml 使用",
+    ]

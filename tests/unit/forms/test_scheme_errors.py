@@ -74,71 +74,70 @@ def test_the_valid_scheme_loads_every_rule():
 
 @pytest.mark.parametrize("old, new, expected", [
     pytest.param("  - label: 称职\n    max_share", "  - label: 优秀\n    max_share",
-                 "small.yaml line 17: quota names '优秀' as 'label', which is not a grade of the scheme",
+                 "small.yaml 第 17 行：比例限制中的“label”是“优秀”，但它不是本评定办法的等次",
                  id="quota label not a grade"),
     pytest.param("max_share: 0.3", "max_share: 1.5",
-                 "small.yaml line 18: field 'max_share' of quota on '称职' must be between 0 and 1, not 1.5",
+                 "small.yaml 第 18 行：等次“称职”的比例限制中的字段“max_share”必须在 0 到 1 之间，而不是 1.5",
                  id="max_share above 1"),
     pytest.param("max_share: 0.3", "max_share: -0.1",
-                 "small.yaml line 18: field 'max_share' of quota on '称职' must be between 0 and 1, not -0.1",
+                 "small.yaml 第 18 行：等次“称职”的比例限制中的字段“max_share”必须在 0 到 1 之间，而不是 -0.1",
                  id="max_share below 0"),
     pytest.param("{key: composite, order: desc}", "{key: seniority, order: desc}",
-                 "small.yaml line 20: quota on '称职' breaks ties on 'seniority', which is neither a "
-                 "component of the scheme nor a category of its checklist (use one of: checklist_total, "
-                 "code, composite, duty_record, list, official, organisation_life, responsibility)",
+                 "small.yaml 第 20 行：等次“称职”的比例限制用“seniority”决定并列先后，但它既不是评定办法的"
+                 "构成项，也不是其清单的类别（请使用以下之一：checklist_total、code、composite、"
+                 "duty_record、list、official、organisation_life、responsibility）",
                  id="tie-break on an unknown component"),
     pytest.param("{key: code}", "{key: code, order: sideways}",
-                 "small.yaml line 21: tie-break order must be 'asc' or 'desc', not 'sideways'",
+                 "small.yaml 第 21 行：“tie_break”的“order”必须是“asc”或“desc”，而不是“sideways”",
                  id="tie-break order"),
     pytest.param("  - label: 称职\n    max_share", "  - label: 不称职\n    max_share",
-                 "small.yaml line 17: quota on '不称职' limits the lowest grade; nobody could be moved below it",
+                 "small.yaml 第 17 行：等次“不称职”的比例限制针对的是最低等次，超出比例的对象无法再降到更低的等次",
                  id="quota on the lowest grade"),
     pytest.param("choices: [incompetent]", "choices: [excellent]",
-                 "small.yaml line 23: vote-share rule names the choice 'excellent', which questionnaire "
-                 "'cadre_evaluation' lacks (its choices: basically_competent, competent, incompetent)",
+                 "small.yaml 第 23 行：得票比例规则中的选项“excellent”在测评表“cadre_evaluation”中不存在"
+                 "（该测评表的选项：basically_competent、competent、incompetent）",
                  id="vote-share choice the questionnaire lacks"),
     pytest.param('share: 1/3, set: 不称职', 'share: 1/3, set: 很差',
-                 "small.yaml line 23: vote-share rule names '很差' as 'set', which is not a grade of the scheme",
+                 "small.yaml 第 23 行：得票比例规则中的“set”是“很差”，但它不是本评定办法的等次",
                  id="vote-share rule sets an unknown grade"),
     pytest.param('share: 1/3, set: 不称职', 'share: 1/3',
-                 "small.yaml line 23: vote-share rule needs exactly one of 'set', 'cap' or 'flag'",
+                 "small.yaml 第 23 行：得票比例规则必须写“set”、“cap”或“flag”，且只能写其中一个",
                  id="vote-share rule without an effect"),
     pytest.param('compare: ">", share: 1/3', 'compare: "≥", share: 1/3',
-                 "small.yaml line 23: vote-share rule compares with '≥'; use one of > >= < <=",
+                 "small.yaml 第 23 行：得票比例规则的“compare”是“≥”，无法识别；请使用 >、>=、<、<= 之一",
                  id="vote-share comparison"),
     pytest.param('share: 2/3', 'share: two thirds',
-                 "small.yaml line 24: field 'share' of vote-share rule must be a share such as 0.3 or 1/3, "
-                 "not str 'two thirds'",
+                 "small.yaml 第 24 行：得票比例规则中的字段“share”必须是 0.3 或 1/3 这样的比例，"
+                 "而不是文本“two thirds”",
                  id="vote-share threshold not a fraction"),
     pytest.param("{item: verdict, choices: [competent]", "{item: mood, choices: [competent]",
-                 "small.yaml line 24: vote-share rule names item 'mood', which questionnaire "
-                 "'cadre_evaluation' lacks",
+                 "small.yaml 第 24 行：得票比例规则中的题目“mood”在测评表“cadre_evaluation”中不存在",
                  id="vote-share item the questionnaire lacks"),
     pytest.param("max_step: 1", "max_step: 0",
-                 "small.yaml line 26: year_over_year.max_step must be 1 or more, not 0",
+                 "small.yaml 第 26 行：“year_over_year.max_step”必须至少为 1，而不是 0",
                  id="max_step of zero"),
     pytest.param("{grade: 不称职, years: 2,", "{grade: 不合格, years: 2,",
-                 "small.yaml line 28: repeat rule names '不合格' as 'grade', which is not a grade of the scheme",
+                 "small.yaml 第 28 行：连续等次规则中的“grade”是“不合格”，但它不是本评定办法的等次",
                  id="repeat rule on an unknown grade"),
     pytest.param("band: [0.1, 0.3]", "band: [0.3, 0.1]",
-                 "small.yaml line 31: pay_link.band must run from low to high between 0 and 1, not [0.3, 0.1]",
+                 "small.yaml 第 31 行：“pay_link.band”必须在 0 到 1 之间、由低到高排列，而不是 [0.3, 0.1]",
                  id="pay band upside down"),
     pytest.param("no_bonus: [不称职]", "no_bonus: [差]",
-                 "small.yaml line 32: pay_link.no_bonus names '差', which is not a grade of the scheme",
+                 "small.yaml 第 32 行：“pay_link.no_bonus”中的“差”不是本评定办法的等次",
                  id="no-bonus grade unknown"),
     pytest.param("at_or_above: 称职, min_share: 0.9", "at_or_above: 三星, min_share: 0.9",
-                 "small.yaml line 36: rollup grade '好' names '三星' as 'at_or_above', which is not a grade "
-                 "of the scheme",
+                 "small.yaml 第 36 行：“rollup”的等次“好”中的“at_or_above”是“三星”，"
+                 "但它不是本评定办法的等次",
                  id="roll-up counts an unknown grade"),
     pytest.param("below: 基本称职", "below: 合格",
-                 "small.yaml line 39: rectification names '合格' as 'below', which is not a grade of the scheme",
+                 "small.yaml 第 39 行：“rectification”中的“below”是“合格”，但它不是本评定办法的等次",
                  id="rectification line unknown"),
     pytest.param("indicator_share: 0.6", "indicator_share: 60",
-                 "small.yaml line 40: field 'indicator_share' of rectification must be between 0 and 1, not 60",
+                 "small.yaml 第 40 行：“rectification”中的字段“indicator_share”必须在 0 到 1 之间，而不是 60",
                  id="indicator share as a percentage"),
     pytest.param("  deadline_days: 60\n", "  deadline_days: 60\n  priority: high\n",
-                 "small.yaml line 43: unknown field 'priority' of rectification (allowed: below, "
-                 "deadline_days, indicator_share, owner)",
+                 "small.yaml 第 43 行：“rectification”中的字段“priority”无法识别（可用的字段：below、"
+                 "deadline_days、indicator_share、owner）",
                  id="unknown field in a rule block"),
 ])
 def test_a_broken_scheme_rule_names_file_line_and_field(old, new, expected):
@@ -151,5 +150,5 @@ def test_a_scheme_with_several_broken_rules_reports_them_all():
             .replace("choices: [incompetent]", "choices: [excellent]")
             .replace("below: 基本称职", "below: 合格"))
     found = problems(text)
-    assert [p.split(":")[0] for p in found] == ["small.yaml line 18", "small.yaml line 23",
-                                                 "small.yaml line 39"]
+    assert [p.split("：")[0] for p in found] == ["small.yaml 第 18 行", "small.yaml 第 23 行",
+                                                 "small.yaml 第 39 行"]
