@@ -831,7 +831,7 @@ def load_text(text: str, name: str = "<text>", library: Mapping[str, Definition]
         raise DefinitionError([Problem(name, 1, "", "定义文件必须是 YAML 映射（由“键: 值”行组成），"
                                        "而不是" + _describe(root))])
     kind = root.get("kind")
-    if kind not in TOP_LEVEL:
+    if not isinstance(kind, str) or kind not in TOP_LEVEL:
         raise DefinitionError([Problem(name, root.line_of("kind"), "kind",
                                        f"字段“kind”必须是 {_listing(TOP_LEVEL)} 之一，"
                                        f"而不是{_q(kind) if isinstance(kind, str) else _describe(kind)}")])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from forms.loader import load_many
+from forms.loader import KIND_NAMES, load_many
 
 
 @click.command("validate")
@@ -14,7 +14,7 @@ def validate_command(files: tuple[Path, ...]) -> None:
     """Check questionnaire, checklist and scheme FILES; schemes may refer to checklists given beside them."""
     loaded, problems = load_many(files)
     for path, definition in loaded.items():
-        click.echo(f"{Path(path).name}: 通过 — {definition.kind} '{definition.key}' "
+        click.echo(f"{Path(path).name}: 通过 — {KIND_NAMES[definition.kind]}“{definition.key}” "
                    f"第 {definition.version} 版《{definition.title}》")
     for problem in problems:
         click.echo(str(problem), err=True)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 def test_validate_accepts_every_builtin_and_names_the_fault_in_a_broken_file(pingyi, tmp_path):
     ok = pingyi("validate", *map(str, builtin_paths()))
     assert ok.exit_code == 0, ok.output
-    assert "village_satisfaction.yaml: 通过" in ok.output
+    assert "village_satisfaction.yaml: 通过 — 测评表“village_satisfaction” 第 1 版" in ok.output
 
     broken = tmp_path / "mine.yaml"
     text = builtin_paths()[0].read_text(encoding="utf-8")

@@ -168,6 +168,10 @@ def test_the_valid_examples_load():
                  "small_list.yaml 第 1 行：字段“kind”必须是 questionnaire、checklist、scheme 之一，"
                  "而不是“survey”",
                  id="unknown kind"),
+    pytest.param("small_list.yaml", CHECKLIST.replace("kind: checklist", "kind: [checklist]"),
+                 "small_list.yaml 第 1 行：字段“kind”必须是 questionnaire、checklist、scheme 之一，"
+                 "而不是列表",
+                 id="kind that is a list, not a word"),
 ])
 def test_a_broken_definition_names_file_line_and_field(name, text, expected):
     assert expected in problems(text, name)
