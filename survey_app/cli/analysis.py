@@ -13,6 +13,7 @@ from analysis.settings import SpecError
 from forms import DefinitionError
 from forms.loader import builtin_library, load_many
 from forms.schema import Scheme
+from survey_app.cli.usage import refuse_beside_campaign
 from survey_app.services import analysis as service
 
 STEPS = 12
@@ -35,7 +36,11 @@ def analyze_command(ctx: click.Context, campaign: str | None, ratings: Path | No
                     definition_files: tuple[Path, ...], out: Path, bootstrap: int, leniency: bool) -> None:
     """Clean, flag, aggregate and measure trust: results.csv, results.json, flags.csv, reliability.csv."""
     if (campaign is None) == (ratings is None):
-        raise click.UsageError("give either CAMPAIGN or --ratings FILE")
+        raise click.UsageError("请给出测评活动（CAMPAIGN）或评分表（--ratings 文件），二者选一")
+    if campaign is not None:
+        refuse_beside_campaign({"--scheme": scheme_file, "--definitions": definition_files},
+                               "分析用的是该活动开始测评时冻结的定义",
+                               "要用别的评定办法或测评表，请先 pingyi export 导出评分表，再用 --ratings 分析")
     options = {"bootstrap_replicates": bootstrap, "leniency": leniency}
     bar = tqdm(total=STEPS, desc="分析", unit="步", file=sys.stderr, leave=False, disable=None)
 

@@ -9,6 +9,7 @@ import pandas as pd
 from forms import DefinitionError
 from forms.loader import builtin_library, load_many
 from forms.schema import Checklist, Scheme
+from survey_app.cli.usage import refuse_beside_campaign
 from survey_app.services.grading import GradingInputError, grade_tables
 from survey_app.services.ledger_files import ScoreFileError, read_checklist_scores, write_grades
 
@@ -32,10 +33,16 @@ def grade_command(ctx: click.Context, campaign: str | None, results: Path | None
                   scheme_file: Path | None, previous: Path | None, ratings: Path | None, out: Path | None) -> None:
     """Grade by the scheme, with every step's reason; open a rectification ledger for those below its line."""
     if campaign is not None:
+        refuse_beside_campaign({"--results": results, "--checklist": checklist_file, "--scheme": scheme_file,
+                                "--previous": previous, "--ratings": ratings},
+                               "评定用的是该活动在数据库中的选票、清单评分和冻结的评定办法，上一年的等次取自它接续的上一次测评活动",
+                               "清单评分请在管理页面的“清单评分”上传；要完全按文件评定，请不写测评活动，"
+                               "改用 --results 和 --scheme")
         outcome = _campaign(ctx, campaign)
     else:
         if results is None or scheme_file is None:
-            raise click.UsageError("give CAMPAIGN, or --results and --scheme (and --checklist when the scheme uses one)")
+            raise click.UsageError("请给出测评活动（CAMPAIGN），或者给出 --results 和 --scheme"
+                                   "（评定办法用到清单时再加 --checklist）")
         outcome = _files(results, checklist_file, scheme_file, previous, ratings)
     grades = outcome.result.grades
     counts = grades["grade"].value_counts()

@@ -130,3 +130,23 @@ def test_a_file_the_system_refuses_is_a_message_not_a_traceback(pingyi, monkeypa
     result = pingyi("turnout", "t2026")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "/srv/pingyi/turnout.csv：没有权限" in result.output
+
+
+@pytest.mark.parametrize("command, option", [("grade", "--checklist"), ("grade", "--previous"),
+                                             ("analyze", "--scheme")])
+def test_a_file_beside_a_campaign_is_refused_not_ignored(pingyi, instance, tmp_path, command, option):
+    """Before, the file was silently not used, and the grades looked as if it had been."""
+    assert pingyi("demo").exit_code == 0
+    given = tmp_path / "mine.csv"
+    given.write_text("subject,grade\nD01T01V01,五星\n", encoding="utf-8")
+    args = [command, "demo-2026", option, str(given)] + (["--out", str(tmp_path / "out")] if command == "analyze" else [])
+    result = pingyi(*args)
+    assert result.exit_code == 2
+    assert f"给出测评活动时不能同时使用 {option}：" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_and_analyze_say_in_chinese_what_they_need(pingyi, tmp_path):
+    assert "请给出测评活动（CAMPAIGN），或者给出 --results 和 --scheme" in pingyi("grade").output
+    assert "请给出测评活动（CAMPAIGN）或评分表（--ratings 文件），二者选一" in pingyi(
+        "analyze", "--out", str(tmp_path)).output
