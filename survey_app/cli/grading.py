@@ -92,12 +92,11 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
             scores, vetoes = read_checklist_scores(checklist_file, full, stages)
         except ScoreFileError as exc:
             raise click.ClickException(str(exc)) from None
-    try:
-        frame = pd.read_csv(results, dtype={"subject": str})
-        ratings_frame = pd.read_csv(ratings, dtype=str, keep_default_na=False) if ratings else None
-        last = pd.read_csv(previous, dtype=str)[["subject", "grade"]] if previous else None
-    except (OSError, ValueError, KeyError) as exc:
-        raise click.ClickException(f"无法读取输入文件：{exc}") from None
+    frame = _read_table(results, ("subject", "row_type"), " pingyi analyze 写出的 results.csv", dtype={"subject": str})
+    ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), " pingyi export 导出的评分表",
+                                dtype=str, keep_default_na=False) if ratings else None
+    last = _read_table(previous, ("subject", "grade"), "上一次评定写出的 grades.csv",
+                       dtype=str)[["subject", "grade"]] if previous else None
     subjects = pd.DataFrame({"subject": sorted(set(frame["subject"]) | set(scores["subject"] if scores is not None else []))})
     named = scores.drop_duplicates("subject").set_index("subject") if scores is not None else pd.DataFrame()
     subjects["name"] = subjects["subject"].map(named["name"]) if "name" in named else ""
@@ -107,6 +106,21 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
                             ratings=ratings_frame, previous=last)
     except (GradingInputError, ValueError, DefinitionError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _read_table(path: Path, needs: tuple[str, ...], what: str, **read) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A table missing a column the grading reads would fail deep inside it with a bare column name."""
+    try:
+        table = pd.read_csv(path, **read)
+    except pd.errors.EmptyDataError:
+        raise click.ClickException(f"{path.name}：文件是空的（应为{what}）") from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path.name}：无法读取（{exc}）") from None
+    missing = [c for c in needs if c not in table.columns]
+    if missing:
+        raise click.ClickException(f"{path.name}：缺少列 {'、'.join(missing)}（应为{what}，"
+                                   f"需要的列：{'、'.join(needs)}）")
+    return table
 
 
 COMMANDS = [grade_command]

@@ -150,3 +150,27 @@ def test_grade_and_analyze_say_in_chinese_what_they_need(pingyi, tmp_path):
     assert "请给出测评活动（CAMPAIGN），或者给出 --results 和 --scheme" in pingyi("grade").output
     assert "请给出测评活动（CAMPAIGN）或评分表（--ratings 文件），二者选一" in pingyi(
         "analyze", "--out", str(tmp_path)).output
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("a,b\n1,2\n", "res.csv：缺少列 subject、row_type（应为 pingyi analyze 写出的 results.csv，需要的列：subject、row_type）"),
+    ("", "res.csv：文件是空的（应为 pingyi analyze 写出的 results.csv）"),
+])
+def test_grading_from_a_table_without_its_columns_says_which_not_a_traceback(pingyi, tmp_path, content, expected):
+    results = tmp_path / "res.csv"
+    results.write_text(content, encoding="utf-8")
+    scheme = next(p for p in builtin_paths() if p.name == "baishan_five_star_scheme.yaml")
+    result = pingyi("grade", "--results", str(results), "--scheme", str(scheme))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # not a KeyError
+    assert expected in result.output
+
+
+def test_last_years_grades_without_a_grade_column_are_named(pingyi, tmp_path):
+    results = tmp_path / "results.csv"
+    results.write_text("row_type,subject\ncombined,V1\n", encoding="utf-8")
+    previous = tmp_path / "last.csv"
+    previous.write_text("subject,stars\nV1,五星\n", encoding="utf-8")
+    scheme = next(p for p in builtin_paths() if p.name == "baishan_five_star_scheme.yaml")
+    result = pingyi("grade", "--results", str(results), "--scheme", str(scheme), "--previous", str(previous))
+    assert result.exit_code == 1
+    assert "last.csv：缺少列 grade（应为上一次评定写出的 grades.csv，需要的列：subject、grade）" in result.output
