@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 import click
@@ -88,6 +89,8 @@ def _from_files(ratings: Path, scheme_file: Path | None, definition_files: tuple
         raise click.ClickException("\n".join(map(str, problems)))
     library = {**builtin_library(), **{d.key: d for d in loaded.values()}}
     scheme = next((d for d in loaded.values() if isinstance(d, Scheme)), None)
+    if scheme_file is not None and scheme is None:  # it would have been read as one more definition
+        raise click.ClickException(f"{scheme_file.name} 不是评定办法（kind: scheme）")
     frame = _read(ratings)
     return service.run(frame, library, scheme, progress=progress, **options)
 
@@ -101,7 +104,12 @@ def _read(path: Path) -> pd.DataFrame:
             return pd.read_excel(path, dtype={"ballot_id": str, "subject": str})
         return pd.read_csv(path, dtype={"ballot_id": str, "subject": str, "choice": str, "fingerprint": str,
                                         "duration_bucket": str}, keep_default_na=False, na_values={"value": [""]})
-    except (OSError, ValueError) as exc:
+    except pd.errors.EmptyDataError:
+        raise click.ClickException(f"{path.name}：文件是空的（应为 pingyi export 导出的评分表）") from None
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:  # a broken .xlsx is a bad zip, or lacks parts
+        if suffix in (".xlsx", ".parquet") and not isinstance(exc, OSError):
+            kind = "Excel 文件（.xlsx）" if suffix == ".xlsx" else "Parquet 文件"
+            raise click.ClickException(f"{path.name}：不是有效的 {kind}，或文件已损坏") from None
         raise click.ClickException(f"{path.name}：无法读取（{exc}）") from None
 
 

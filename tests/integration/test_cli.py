@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zipfile
 
 import pytest
 from sqlalchemy import func, select
@@ -174,3 +175,29 @@ def test_last_years_grades_without_a_grade_column_are_named(pingyi, tmp_path):
     result = pingyi("grade", "--results", str(results), "--scheme", str(scheme), "--previous", str(previous))
     assert result.exit_code == 1
     assert "last.csv：缺少列 grade（应为上一次评定写出的 grades.csv，需要的列：subject、grade）" in result.output
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("r.csv", b"", "r.csv：文件是空的（应为 pingyi export 导出的评分表）"),
+    ("r.xlsx", b"PK\x03\x04 not really a workbook", "r.xlsx：不是有效的 Excel 文件（.xlsx），或文件已损坏"),
+    ("r.parquet", b"not parquet at all", "r.parquet：不是有效的 Parquet 文件，或文件已损坏"),
+    ("r.xlsx", None, "r.xlsx：不是有效的 Excel 文件（.xlsx），或文件已损坏"),  # a zip, but no workbook inside
+])
+def test_analyze_names_a_ratings_file_it_cannot_read(pingyi, tmp_path, name, content, expected):
+    if content is None:
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            archive.writestr("notes.txt", "hello")
+    else:
+        (tmp_path / name).write_bytes(content)
+    result = pingyi("analyze", "--ratings", str(tmp_path / name), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1 and expected in result.output
+
+
+def test_analyze_refuses_a_scheme_option_that_is_not_a_scheme(pingyi, tmp_path):
+    """It used to be read as one more questionnaire, and the analysis ran without the scheme's weights."""
+    ratings = tmp_path / "r.csv"
+    ratings.write_text("ballot_id\n", encoding="utf-8")
+    questionnaire = next(p for p in builtin_paths() if p.name == "village_satisfaction.yaml")
+    result = pingyi("analyze", "--ratings", str(ratings), "--scheme", str(questionnaire), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1 and "village_satisfaction.yaml 不是评定办法（kind: scheme）" in result.output
+    assert not (tmp_path / "o").exists()
