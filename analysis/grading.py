@@ -201,8 +201,8 @@ class GradingSpec:
         for index, grade in enumerate(self.grades):
             if grade.label == label:
                 return len(self.grades) - index
-        raise ValueError(f"'{label}' is not a grade of scheme '{self.key}' "
-                         f"(grades: {', '.join(g.label for g in self.grades)})")
+        raise ValueError(f"“{label}”不是评定办法“{self.key}”的等次（它的等次为"
+                         f"{'、'.join(f'“{g.label}”' for g in self.grades)}）")
 
     def label(self, rank: int) -> str:
         return self.grades[len(self.grades) - rank].label
@@ -371,18 +371,19 @@ def grade(components: pd.DataFrame, spec: GradingSpec, *, vetoes: pd.DataFrame |
 
 def _check_components(components: pd.DataFrame, spec: GradingSpec) -> pd.DataFrame:
     if "subject" not in components.columns:
-        raise ValueError("the components table needs a 'subject' column")
+        raise ValueError("各项得分表缺少“subject”列（每个被评对象一行，“subject”为其编码）")
     frame = components.copy()
     frame["subject"] = frame["subject"].astype(str)
     dup = frame.subject[frame.subject.duplicated()].unique()
     if len(dup):
-        raise ValueError(f"subject(s) listed twice in the components table: {', '.join(dup)}")
+        raise ValueError(f"各项得分表中有被评对象出现了不止一次：{'、'.join(f'“{d}”' for d in dup)}"
+                         "（每个被评对象只能有一行）")
     for comp in spec.components:
         group_cols = [f"{comp.key}.{g.key}" for g in spec.rater_groups]
         has_groups = comp.by_group and any(c in frame.columns for c in group_cols)
         if comp.key not in frame.columns and not has_groups and not comp.optional:
-            raise ValueError(f"component '{comp.key}' ({comp.label}) is missing from the table; "
-                             "the scheme does not mark it optional")
+            raise ValueError(f"各项得分表缺少“{comp.key}”列（{comp.label}）；评定办法没有把这一项标为可缺项"
+                             "（optional: true）")
     return frame
 
 
@@ -391,10 +392,11 @@ def _component_value(row: Mapping[str, Any], comp: ComponentSpec, spec: GradingS
     """The raw value of a component, and a note when it was combined from rater groups."""
     value = row.get(comp.key)
     if value is not None and not _missing(value):
-        return float(value), ""
+        return _number(value, row, comp.key, comp.label), ""
     if comp.by_group and spec.rater_groups:
         parts = [(g, row.get(f"{comp.key}.{g.key}")) for g in spec.rater_groups]
-        parts = [(g, float(v)) for g, v in parts if v is not None and not _missing(v)]
+        parts = [(g, _number(v, row, f"{comp.key}.{g.key}", f"{comp.label}·{g.label}")) for g, v in parts
+                 if v is not None and not _missing(v)]
         if parts:
             weight = sum(g.weight for g, _ in parts)
             value = sum(g.weight * v for g, v in parts) / weight
@@ -402,6 +404,13 @@ def _component_value(row: Mapping[str, Any], comp: ComponentSpec, spec: GradingS
             note = f"（各评价主体加权：({terms}) ÷ {fmt(weight)} = {fmt(value)}）"
             return value, note
     return None, ""
+
+
+def _number(value: Any, row: Mapping[str, Any], column: str, label: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"被评对象“{row['subject']}”的“{column}”（{label}）应为数字，表中是“{value}”") from None
 
 
 def _composite(row: Mapping[str, Any], spec: GradingSpec, trail: Trail) -> float:
@@ -412,14 +421,14 @@ def _composite(row: Mapping[str, Any], spec: GradingSpec, trail: Trail) -> float
         if raw is None:
             if comp.optional:
                 continue
-            raise ValueError(f"subject '{subject}' has no value for component '{comp.key}' "
-                             f"({comp.label}); the scheme does not mark it optional")
+            raise ValueError(f"被评对象“{subject}”没有“{comp.key}”（{comp.label}）的得分；评定办法没有把"
+                             "这一项标为可缺项（optional: true）")
         if raw < -EPS or raw > comp.full_marks + EPS:
-            raise ValueError(f"subject '{subject}': component '{comp.key}' is {raw:g}, outside "
-                             f"0–{comp.full_marks:g}")
+            raise ValueError(f"被评对象“{subject}”的“{comp.key}”（{comp.label}）为 {raw:g}，超出了 "
+                             f"0–{comp.full_marks:g} 的范围")
         present.append((comp, raw, note))
     if not present:
-        raise ValueError(f"subject '{subject}' has none of the scheme's components")
+        raise ValueError(f"被评对象“{subject}”没有评定办法中任何一项的得分")
     weight_sum = sum(c.weight for c, _, _ in present)
     parts = []
     for comp, raw, note in present:
@@ -470,10 +479,12 @@ def _vote_table(vote_shares: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
         return {}
     need = {"subject", "choice", "share"}
     if not need <= set(vote_shares.columns):
-        raise ValueError(f"the vote-share table needs the columns {', '.join(sorted(need))}")
+        missing = [c for c in ("subject", "choice", "share") if c not in vote_shares.columns]
+        raise ValueError(f"票数占比表缺少列：{'、'.join(missing)}（需要的列：subject、choice、share）")
     bad = vote_shares[(vote_shares.share < -EPS) | (vote_shares.share > 1 + EPS)]
     if len(bad):
-        raise ValueError(f"vote share outside 0–1 for subject '{bad.subject.iloc[0]}'")
+        raise ValueError(f"被评对象“{bad.subject.iloc[0]}”的票数占比为 {float(bad.share.iloc[0]):g}，"
+                         "超出了 0–1 的范围")
     table = vote_shares.assign(subject=vote_shares.subject.astype(str))
     return {s: g for s, g in table.groupby("subject")}
 
@@ -530,16 +541,20 @@ def _veto_hits(vetoes: pd.DataFrame | None, spec: GradingSpec, subjects: set[str
     if vetoes is None or not len(vetoes):
         return {}
     if not {"subject", "veto"} <= set(vetoes.columns):
-        raise ValueError("the veto table needs the columns subject and veto")
+        missing = [c for c in ("subject", "veto") if c not in vetoes.columns]
+        raise ValueError(f"否决项表缺少列：{'、'.join(missing)}（需要的列：subject、veto）")
     known = {v.key: v for v in spec.vetoes}
     hits: dict[str, list[tuple[VetoSpec, str]]] = {}
     for row in vetoes.to_dict("records"):
         subject, key = str(row["subject"]), row["veto"]
         if key not in known:
-            raise ValueError(f"veto '{key}' for subject '{subject}' is not a veto of scheme "
-                             f"'{spec.key}' (its vetoes: {', '.join(known) or 'none'})")
+            listed = "、".join(f"“{k}”" for k in known)
+            should = f"应为{listed}之一" if known else "该办法没有否决项"
+            if _missing(key) or key == "":
+                raise ValueError(f"被评对象“{subject}”的否决项是空的（{should}）")
+            raise ValueError(f"被评对象“{subject}”的否决项“{key}”不是评定办法“{spec.key}”的否决项（{should}）")
         if subject not in subjects:
-            raise ValueError(f"veto '{key}' names subject '{subject}', which is not being graded")
+            raise ValueError(f"否决项“{key}”针对的被评对象“{subject}”不在本次评定的对象中（请核对编码）")
         evidence = row.get("evidence", "")
         hits.setdefault(subject, []).append((known[key], "" if _missing(evidence) else str(evidence)))
     return hits
@@ -567,17 +582,27 @@ def _history(previous: pd.DataFrame | None, spec: GradingSpec, subjects: set[str
     if previous is None or not len(previous):
         return {}
     if not {"subject", "grade"} <= set(previous.columns):
-        raise ValueError("the previous-grades table needs the columns subject and grade")
+        missing = [c for c in ("subject", "grade") if c not in previous.columns]
+        raise ValueError(f"上一年等次表缺少列：{'、'.join(missing)}（需要的列：subject、grade；"
+                         "请使用上一次评定写出的 grades.csv）")
     table = previous.assign(subject=previous.subject.astype(str))
     if "campaign" in table.columns:
         table = table.sort_values("campaign", kind="stable")
     elif table.subject.duplicated().any():
-        raise ValueError("the previous-grades table lists a subject twice without a 'campaign' column")
+        twice = table.subject[table.subject.duplicated()].iloc[0]
+        raise ValueError(f"上一年等次表中被评对象“{twice}”出现了不止一次，但没有“campaign”列说明各是哪一次"
+                         "测评的等次")
     out: dict[str, list[str]] = {}
     for row in table.itertuples(index=False):
         if row.subject not in subjects:
             continue
-        spec.rank(row.grade)  # an unknown label is an error, named
+        try:
+            spec.rank(row.grade)  # an unknown label is an error, named
+        except ValueError:
+            what = ("没有填写等次" if _missing(row.grade)
+                    else f"的等次“{row.grade}”不是评定办法“{spec.key}”的等次")
+            labels = "、".join(f"“{g.label}”" for g in spec.grades)
+            raise ValueError(f"上一年等次表中被评对象“{row.subject}”{what}（应为{labels}之一）") from None
         out.setdefault(row.subject, []).append(row.grade)
     return out
 
@@ -619,7 +644,8 @@ def _tie_value(st: dict[str, Any], key: str) -> Any:
     if key == "code":
         return st["row"]["subject"]
     if key not in st["row"]:
-        raise ValueError(f"tie-break '{key}' needs a column '{key}' in the components table")
+        raise ValueError(f"名额的排序依据“{key}”要用各项得分表中的“{key}”列，但表中没有这一列"
+                         "（若它是清单的一个类别，请检查清单得分里是否有这一类别的指标）")
     return st["row"][key]
 
 
@@ -787,7 +813,7 @@ def rectification_lines(grades: pd.DataFrame, indicator_scores: pd.DataFrame, sp
     """
     rect = spec.rectification
     if rect is None:
-        raise ValueError(f"scheme '{spec.key}' declares no rectification rule")
+        raise ValueError(f"评定办法“{spec.key}”没有整改规则（rectification），无法列出整改台账")
     line = spec.rank(rect.below)
     known = {key: (label, points) for key, label, points in rect.indicators}
     weak_units = {row.subject: row.grade for row in grades.itertuples(index=False)
@@ -801,9 +827,10 @@ def rectification_lines(grades: pd.DataFrame, indicator_scores: pd.DataFrame, sp
         label, points = known.get(key, (None, None))
         full = row.get("full_marks", points)
         if full is None or _missing(full):
-            raise ValueError(f"indicator '{key}' of subject '{subject}' has no full marks")
-        full = float(full)
-        score = float(row["score"])
+            raise ValueError(f"被评对象“{subject}”的指标“{key}”没有满分：评定办法的整改规则没有列出这个指标，"
+                             "指标得分表里也没有它的满分（“full_marks”）")
+        full = _number(full, row, "full_marks", f"指标“{key}”的满分")
+        score = _number(row["score"], row, "score", f"指标“{key}”的得分")
         share = score / full
         if share >= rect.indicator_share - EPS:
             continue

@@ -302,9 +302,11 @@ def _satisfaction(coded: CodedRatings, spec: AnalysisSpec, excluded: np.ndarray,
     choice = frame["choice"].array.codes[rows]
     blank = choice_cats.get_indexer([""])[0]
     if blank >= 0 and (choice == blank).any():
-        bad = frame.index[rows[choice == blank]]
-        raise RatingsError("satisfaction needs the 'choice' of every answered satisfaction item",
-                           list(bad[:11]))
+        at = rows[choice == blank]
+        bad = frame.index[at]
+        raise RatingsError(f"满意度题目（如测评表“{frame['sheet'].iloc[at[0]]}”的“{frame['item'].iloc[at[0]]}”）"
+                           f"已作答，但“choice”列是空的（共 {len(bad)} 行）：计算满意率要用所选的选项，"
+                           "请使用 pingyi export 导出的表", list(bad[:11]), frame.index)
     yes = satisfied[coded.sheet[rows], choice]
     resp_cell = cell[coded.bs[rows]]
     n_resp = group_count(resp_cell, n_cells)

@@ -26,26 +26,44 @@ _SHOWN_ROWS = 10
 class RatingsError(ValueError):
     """The ratings table does not match the campaign's definitions.
 
+    The message is in Chinese, for the person who supplied the table. Rows are shown as a
+    spreadsheet shows them (the header is row 1, so index label 7 of a default index is 第 9 行);
+    a table with any other index has its labels shown as they are.
+
     Attributes
     ----------
     rows : list
         Row labels (index values) of the offending rows, at most the first few.
     """
 
-    def __init__(self, message: str, rows: list | None = None) -> None:
+    def __init__(self, message: str, rows: list | None = None, index: pd.Index | None = None) -> None:
         self.rows = list(rows or [])
         if self.rows:
-            shown = ", ".join(map(str, self.rows[:_SHOWN_ROWS]))
-            more = "" if len(self.rows) <= _SHOWN_ROWS else f" (+{len(self.rows) - _SHOWN_ROWS} more)"
-            message = f"{message}; rows {shown}{more}"
+            message = f"{message}；{_where(self.rows, index)}"
         super().__init__(message)
 
 
-def _bad_rows(frame: pd.DataFrame, mask: np.ndarray, message: str) -> None:
+def _where(rows: list, index: pd.Index | None) -> str:
+    """``见第 9、10 行（表头为第 1 行）`` for a default index, ``行索引：a、b`` otherwise."""
+    more = "等" if len(rows) > _SHOWN_ROWS else ""
+    rows = rows[:_SHOWN_ROWS]
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return f"见第 {'、'.join(str(int(r) + 2) for r in rows)} 行{more}（表头为第 1 行）"
+    return f"行索引：{'、'.join(map(str, rows))}{more}"
+
+
+def _quoted(names) -> str:
+    """“a”、“b”: values shown verbatim in Chinese quotes."""
+    return "、".join(f"“{n}”" for n in names)
+
+
+def _bad_rows(frame: pd.DataFrame, mask: np.ndarray, message: str, after: str = "") -> None:
+    """Raise ``message（共 N 行）after；见第 … 行`` when ``mask`` selects any row."""
     mask = np.asarray(mask, dtype=bool)
     if mask.any():
         rows = frame.index[mask]
-        raise RatingsError(f"{message} ({int(mask.sum())} rows)", list(rows[: _SHOWN_ROWS + 1]))
+        raise RatingsError(f"{message}（共 {int(mask.sum())} 行）{after}", list(rows[: _SHOWN_ROWS + 1]),
+                           frame.index)
 
 
 def _as_category(series: pd.Series, default: str) -> pd.Series:
@@ -90,7 +108,8 @@ def read_ratings(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
                            na_values={"value": ["", "NA", "NaN", "nan"]})
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
-    raise RatingsError(f"{path}: unknown ratings format {suffix!r} (use .csv or .parquet)")
+    what = f"扩展名为“{suffix}”" if suffix else "没有扩展名"
+    raise RatingsError(f"{path}：无法读取这种评分表（{what}），请使用 .csv 或 .parquet 文件")
 
 
 def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
@@ -124,7 +143,7 @@ def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> p
     >>> load_ratings(t, spec)
     Traceback (most recent call last):
     ...
-    analysis.ratings.RatingsError: values off the scale of item 'q' on sheet 'v' (1 rows); rows 0
+    analysis.ratings.RatingsError: 测评表“v”的题目“q”有超出量表的值（共 1 行），如 11，应在 0 到 10 之间；见第 2 行（表头为第 1 行）
     """
     return load_and_check(source, spec)[0]
 
@@ -136,7 +155,7 @@ def load_and_check(
     frame = read_ratings(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise RatingsError(f"ratings table lacks columns {missing}")
+        raise RatingsError(f"评分表缺少列：{'、'.join(missing)}（请使用 pingyi export 导出的表）")
     for col, default in OPTIONAL_COLUMNS.items():
         if col not in frame.columns:
             frame[col] = default
@@ -145,17 +164,34 @@ def load_and_check(
     try:
         if frame["value"].dtype != np.float64:  # converting copies: only when needed
             frame["value"] = pd.to_numeric(frame["value"]).astype(float)
-    except (TypeError, ValueError) as exc:
-        raise RatingsError(f"column 'value' is not numeric: {exc}") from None
+    except (TypeError, ValueError):
+        _not_numeric(frame)
 
-    _check_membership(frame, "sheet", {s.key for s in spec.sheets}, "unknown sheets")
-    _check_membership(frame, "rater_group", set(spec.group_weights), "unknown rater groups")
-    _check_membership(frame, "mode", MODES, "unknown modes")
+    sheets = [s.key for s in spec.sheets]
+    _check_membership(frame, "sheet", set(sheets), "评分表中有定义里没有的测评表",
+                      f"定义中的测评表为{_quoted(sheets)}")
+    _check_membership(frame, "rater_group", set(spec.group_weights), "评分表中有定义里没有的评价主体",
+                      f"定义中的评价主体为{_quoted(spec.group_weights)}")
+    _check_membership(frame, "mode", MODES, "评分表中有无法识别的投票方式（“mode”列）",
+                      f"应为{_quoted(sorted(MODES))}之一")
     if spec.subjects is not None:
-        _check_membership(frame, "subject", spec.subjects, "unknown subjects")
+        _check_membership(frame, "subject", spec.subjects, "评分表中有名单里没有的被评对象",
+                          "请核对“subject”列的编码")
     cache = _check_items(frame, spec)
     cache.update(_check_ballots(frame))
     return frame, cache
+
+
+def _not_numeric(frame: pd.DataFrame) -> None:
+    """Name the rows whose value is not a number (``pd.to_numeric`` refused the column)."""
+    values = frame["value"]
+    try:
+        mask = (pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy()
+    except (TypeError, ValueError):
+        mask = np.zeros(len(values), dtype=bool)
+    if mask.any():
+        _bad_rows(frame, mask, "“value”列有不是数字的值", f"，如“{values[mask].iloc[0]}”")
+    raise RatingsError("“value”列应为数字，但有的值不是（请使用 pingyi export 导出的表）")
 
 
 def _index_dtype(size: int) -> type:
@@ -184,15 +220,16 @@ def _value_codes(values: np.ndarray, spec: AnalysisSpec) -> tuple[np.ndarray, np
     return vcodes, np.asarray(uniques, dtype=float)
 
 
-def _check_membership(frame: pd.DataFrame, col: str, known: set | frozenset, message: str) -> None:
+def _check_membership(frame: pd.DataFrame, col: str, known: set | frozenset, message: str, hint: str) -> None:
     cats = frame[col].cat.categories
     bad_cats = [c for c in cats if c not in known]
     if bad_cats:
         bad_codes = cats.get_indexer(bad_cats)
         mask = np.isin(frame[col].array.codes, bad_codes)
         if mask.any():
-            names = sorted(map(str, frame[col][mask].unique()))[:_SHOWN_ROWS]
-            _bad_rows(frame, mask, f"{message} {names}")
+            names = sorted(map(str, frame[col][mask].unique()))
+            more = f" 等 {len(names)} 个" if len(names) > _SHOWN_ROWS else ""
+            _bad_rows(frame, mask, f"{message}：{_quoted(names[:_SHOWN_ROWS])}{more}", f"，{hint}")
 
 
 def _check_items(frame: pd.DataFrame, spec: AnalysisSpec) -> dict:
@@ -247,15 +284,21 @@ def _check_items(frame: pd.DataFrame, spec: AnalysisSpec) -> dict:
     if len(unknown):
         mask = pair_rows(unknown)
         first = np.flatnonzero(mask)[0]
-        _bad_rows(frame, mask, f"unknown items, e.g. {str(frame['item'].iloc[first])!r} "
-                               f"on sheet {str(frame['sheet'].iloc[first])!r}")
+        _bad_rows(frame, mask, "评分表中有测评表定义里没有的题目",
+                  f"，如测评表“{frame['sheet'].iloc[first]}”中的“{frame['item'].iloc[first]}”")
     off_pairs = np.flatnonzero((table.sum(axis=1) * bad_value).sum(axis=1) > 0)
     if len(off_pairs):
         p = off_pairs[0]
         mask = pair_rows(np.array([p])) & bad_value[p][vcodes + 1]
         item = item_of_pair[p]
         sheet_key = str(sheet_cats[p // n_items])
-        _bad_rows(frame, mask, f"values off the scale of item {item.key!r} on sheet {sheet_key!r}")
+        example = frame["value"].to_numpy()[mask][0]
+        if item.allowed is not None:
+            should = f"应为 {'、'.join(f'{v:g}' for v in item.allowed)} 之一"
+        else:
+            should = f"应在 {item.scale_min:g} 到 {item.scale_max:g} 之间"
+        _bad_rows(frame, mask, f"测评表“{sheet_key}”的题目“{item.key}”有超出量表的值",
+                  f"，如 {example:g}，{should}")
     has_dim = not (n_dims == 1 and dim_cats[0] == "")
     if has_dim:
         seen_dims = table.sum(axis=2) > 0
@@ -263,7 +306,11 @@ def _check_items(frame: pd.DataFrame, spec: AnalysisSpec) -> dict:
         if wrong.any():
             pairs = np.flatnonzero(wrong.any(axis=1))
             mask = pair_rows(pairs) & (expected_dim[sc.astype(np.int64) * n_items + ic] != dc)
-            _bad_rows(frame, mask, "dimension differs from the definition")
+            first = np.flatnonzero(mask)[0]
+            defined = item_of_pair[int(sc[first]) * n_items + int(ic[first])].dimension
+            _bad_rows(frame, mask, "“dimension”列与定义不符",
+                      f"，如测评表“{frame['sheet'].iloc[first]}”的题目“{frame['item'].iloc[first]}”"
+                      f"属于维度“{defined}”，表中写的是“{frame['dimension'].iloc[first]}”")
     else:
         names = sorted({it.dimension for it in item_of_pair.values()})
         lookup = np.zeros(n_pairs, dtype=np.int64)
@@ -300,11 +347,16 @@ def _check_ballots(frame: pd.DataFrame) -> dict:
     if len(differ):
         mine, theirs = (frame["sheet"].array.codes.astype(np.int64) * ng
                         + frame["rater_group"].array.codes)[differ], first[bc[differ]] // ns
-        for col, part_mine, part_theirs in (("sheet", mine // ng, theirs // ng),
-                                            ("rater_group", mine % ng, theirs % ng)):
+        for what, rule, part_mine, part_theirs in (
+                ("有的选票出现在不止一张测评表上", "同一“ballot_id”的各行应属于同一张测评表",
+                 mine // ng, theirs // ng),
+                ("有的选票的评价主体前后不一", "同一“ballot_id”的各行“rater_group”应相同",
+                 mine % ng, theirs % ng)):
             bad = np.zeros(len(frame), dtype=bool)
             bad[differ[part_mine != part_theirs]] = True
-            _bad_rows(frame, bad, f"ballots on more than one {col}")
+            if bad.any():
+                ballot = frame["ballot_id"].iloc[np.flatnonzero(bad)[0]]
+                _bad_rows(frame, bad, what, f"，如选票“{ballot}”（{rule}）")
         bs = bc.astype(np.int64)
         key = bs[differ] * ns + subject[differ]
         ecodes, uniques = pd.factorize(key)
@@ -315,5 +367,6 @@ def _check_ballots(frame: pd.DataFrame) -> dict:
     key = bs.astype(_index_dtype(n_bs * n_items)) * n_items + item
     counts = np.bincount(key, minlength=n_bs * n_items)
     if counts.max(initial=0) > 1:
-        _bad_rows(frame, counts[key] > 1, "duplicated (ballot_id, subject, item) rows")
+        _bad_rows(frame, counts[key] > 1, "有重复的答案",
+                  "：同一张选票（“ballot_id”）对同一被评对象（“subject”）的同一题目（“item”）只能有一行")
     return {"bs": bs, "n_bs": n_bs, "ballot_first": first, "first_row": first_row}

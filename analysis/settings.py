@@ -219,6 +219,8 @@ class AnalysisSpec:
             object.__setattr__(self, "subjects", frozenset(self.subjects))
         keys = [s.key for s in self.sheets]
         if not keys or len(set(keys)) != len(keys):
+            if not keys:  # reached from a ratings file with no answers, or none on a questionnaire
+                raise SpecError("没有可以分析的测评表：评分表中没有答案，或者没有一行属于已定义的测评表")
             raise SpecError(f"sheets must be non-empty and unique, got {keys}")
         if any(w < 0 for w in self.group_weights.values()) or not self.group_weights:
             raise SpecError("group_weights must be non-empty and non-negative")
