@@ -95,8 +95,9 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
     frame = _read_table(results, ("subject", "row_type"), " pingyi analyze 写出的 results.csv", dtype={"subject": str})
     ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), " pingyi export 导出的评分表",
                                 dtype=str, keep_default_na=False) if ratings else None
-    last = _read_table(previous, ("subject", "grade"), "上一次评定写出的 grades.csv",
-                       dtype=str)[["subject", "grade"]] if previous else None
+    last = _read_table(previous, ("subject", "grade"), "上一次评定写出的 grades.csv", dtype=str) if previous else None
+    if last is not None:  # a campaign column tells several years apart; grading reads it
+        last = last[[c for c in ("subject", "grade", "campaign") if c in last.columns]]
     subjects = pd.DataFrame({"subject": sorted(set(frame["subject"]) | set(scores["subject"] if scores is not None else []))})
     named = scores.drop_duplicates("subject").set_index("subject") if scores is not None else pd.DataFrame()
     subjects["name"] = subjects["subject"].map(named["name"]) if "name" in named else ""

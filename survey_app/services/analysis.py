@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 import pandas as pd
 
 from analysis.pipeline import AnalysisResult, analyze
+from analysis.ratings import REQUIRED_COLUMNS
 from analysis.settings import AnalysisSpec, ItemSpec, SheetSpec
 from forms.schema import Definition, Questionnaire, Scheme
 
@@ -61,8 +62,10 @@ def analysis_spec(questionnaires: Iterable[Questionnaire], scheme: Scheme | None
 
 def prepare_ratings(frame: pd.DataFrame, library: Mapping[str, Definition]) -> tuple[pd.DataFrame, list[Questionnaire]]:
     """Score per questionnaire: the analysis ``sheet`` column becomes the questionnaire key."""
-    if "questionnaire" not in frame.columns:
-        raise AnalysisInputError("评分表缺少 questionnaire 列：请用 pingyi export 导出的表")
+    # checked here, before the sheet column is swapped for the questionnaire's, as analysis would
+    missing = [c for c in ("questionnaire", *REQUIRED_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise AnalysisInputError(f"评分表缺少列：{'、'.join(missing)}（请使用 pingyi export 导出的表）")
     unknown = sorted(set(frame["questionnaire"].astype(str)) - set(library))
     if unknown:
         raise AnalysisInputError(f"评分表中的测评表 {unknown} 没有定义")

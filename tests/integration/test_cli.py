@@ -201,3 +201,17 @@ def test_analyze_refuses_a_scheme_option_that_is_not_a_scheme(pingyi, tmp_path):
     result = pingyi("analyze", "--ratings", str(ratings), "--scheme", str(questionnaire), "--out", str(tmp_path / "o"))
     assert result.exit_code == 1 and "village_satisfaction.yaml 不是评定办法（kind: scheme）" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("dropped", ["sheet", "rater_group", "questionnaire"])
+def test_analyze_names_a_missing_column_of_the_ratings_table(pingyi, tmp_path, dropped):
+    """Without 'sheet' or 'rater_group' it used to end in a KeyError traceback."""
+    import pandas as pd
+
+    assert pingyi("demo", "--simulate", "30").exit_code == 0
+    ratings = tmp_path / "r.csv"
+    assert pingyi("export", "demo-2026", "--out", str(ratings)).exit_code == 0
+    pd.read_csv(ratings, dtype=str).drop(columns=[dropped]).to_csv(ratings, index=False)
+    result = pingyi("analyze", "--ratings", str(ratings), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"评分表缺少列：{dropped}（请使用 pingyi export 导出的表）" in result.output

@@ -109,6 +109,16 @@ def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
     assert regraded["D01T01V02"]["grade"] == "三星", "at most one star down a year: 四星 → 三星"
     assert regraded["D01T01V01"]["grade"] == "一星", "a veto is not held back by last year's 五星"
 
+    # several years in one file, told apart by a campaign column: the last is last year
+    years = tmp_path / "years.csv"
+    years.write_text("campaign,subject,grade\n2024,D01T01V02,一星\n2025,D01T01V02,四星\n", encoding="utf-8")
+    third = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                   "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--previous", str(years),
+                   "--out", str(tmp_path / "out3"))
+    assert third.exit_code == 0, third.output
+    by_year = {row["subject"]: row for row in json.loads((tmp_path / "out3" / "grades.json").read_text())["subjects"]}
+    assert by_year["D01T01V02"]["grade"] == "三星", "2025's 四星 is last year, not 2024's 一星"
+
 
 def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pingyi, simulated, tmp_path):
     analysis_dir = tmp_path / "analysis"
