@@ -90,7 +90,7 @@ def test_log_in_create_open_issue_download_and_watch_turnout_change_by_itself(li
 
 def test_a_ledger_line_is_kept_up_from_its_own_row_under_its_own_headings(live_site, browser):
     """Each row's fields belong to that row's form, though a form cannot span table cells."""
-    live_site.pingyi("demo", "--simulate", "200")
+    live_site.pingyi("demo", "--simulate", "60")
     assert "整改台账" in live_site.pingyi("grade", "demo-2026")
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = sign_in(live_site, desk)
