@@ -99,25 +99,21 @@ def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
     # V02: checklist 100 × 0.6 = 60; composite 0.8 × 60 + 0.2 × rate; rate ≤ 100 ⇒ composite ≤ 68 < 70 ⇒ at most 二星
     assert graded["D01T01V02"]["grade"] in ("二星", "一星")
 
-    previous = tmp_path / "last.csv"
-    previous.write_text("subject,grade\nD01T01V02,四星\nD01T01V01,五星\n", encoding="utf-8")
-    again = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
-                   "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--previous", str(previous),
-                   "--out", str(tmp_path / "out2"))
-    assert again.exit_code == 0, again.output
-    regraded = {row["subject"]: row for row in json.loads((tmp_path / "out2" / "grades.json").read_text())["subjects"]}
-    assert regraded["D01T01V02"]["grade"] == "三星", "at most one star down a year: 四星 → 三星"
-    assert regraded["D01T01V01"]["grade"] == "一星", "a veto is not held back by last year's 五星"
+    def regrade(name: str, last_years: str) -> dict:
+        previous, folder = tmp_path / f"{name}.csv", tmp_path / f"out-{name}"
+        previous.write_text(last_years, encoding="utf-8")
+        again = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                       "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--previous", str(previous),
+                       "--out", str(folder))
+        assert again.exit_code == 0, again.output
+        return {row["subject"]: row["grade"] for row in json.loads((folder / "grades.json").read_text())["subjects"]}
 
+    regraded = regrade("last", "subject,grade\nD01T01V02,四星\nD01T01V01,五星\n")
+    assert regraded["D01T01V02"] == "三星", "at most one star down a year: 四星 → 三星"
+    assert regraded["D01T01V01"] == "一星", "a veto is not held back by last year's 五星"
     # several years in one file, told apart by a campaign column: the last is last year
-    years = tmp_path / "years.csv"
-    years.write_text("campaign,subject,grade\n2024,D01T01V02,一星\n2025,D01T01V02,四星\n", encoding="utf-8")
-    third = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
-                   "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--previous", str(years),
-                   "--out", str(tmp_path / "out3"))
-    assert third.exit_code == 0, third.output
-    by_year = {row["subject"]: row for row in json.loads((tmp_path / "out3" / "grades.json").read_text())["subjects"]}
-    assert by_year["D01T01V02"]["grade"] == "三星", "2025's 四星 is last year, not 2024's 一星"
+    by_year = regrade("years", "campaign,subject,grade\n2024,D01T01V02,一星\n2025,D01T01V02,四星\n")
+    assert by_year["D01T01V02"] == "三星", "2025's 四星 is last year, not 2024's 一星"
 
 
 def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pingyi, simulated, tmp_path):
