@@ -92,10 +92,10 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
             scores, vetoes = read_checklist_scores(checklist_file, full, stages)
         except ScoreFileError as exc:
             raise click.ClickException(str(exc)) from None
-    frame = _read_table(results, ("subject", "row_type"), " pingyi analyze 写出的 results.csv", dtype={"subject": str})
-    ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), " pingyi export 导出的评分表",
+    frame = _read_table(results, ("subject", "row_type"), "应为 pingyi analyze 写出的 results.csv", dtype={"subject": str})
+    ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), "应为 pingyi export 导出的评分表",
                                 dtype=str, keep_default_na=False) if ratings else None
-    last = _read_table(previous, ("subject", "grade"), "上一次评定写出的 grades.csv", dtype=str) if previous else None
+    last = _read_table(previous, ("subject", "grade"), "应为上一次评定写出的 grades.csv", dtype=str) if previous else None
     if last is not None:  # a campaign column tells several years apart; grading reads it
         last = last[[c for c in ("subject", "grade", "campaign") if c in last.columns]]
     subjects = pd.DataFrame({"subject": sorted(set(frame["subject"]) | set(scores["subject"] if scores is not None else []))})
@@ -114,12 +114,12 @@ def _read_table(path: Path, needs: tuple[str, ...], what: str, **read) -> pd.Dat
     try:
         table = pd.read_csv(path, **read)
     except pd.errors.EmptyDataError:
-        raise click.ClickException(f"{path.name}：文件是空的（应为{what}）") from None
+        raise click.ClickException(f"{path.name}：文件是空的（{what}）") from None
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"{path.name}：无法读取（{exc}）") from None
     missing = [c for c in needs if c not in table.columns]
     if missing:
-        raise click.ClickException(f"{path.name}：缺少列 {'、'.join(missing)}（应为{what}，"
+        raise click.ClickException(f"{path.name}：缺少列 {'、'.join(missing)}（{what}，"
                                    f"需要的列：{'、'.join(needs)}）")
     return table
 

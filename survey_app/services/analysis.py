@@ -68,7 +68,8 @@ def prepare_ratings(frame: pd.DataFrame, library: Mapping[str, Definition]) -> t
         raise AnalysisInputError(f"评分表缺少列：{'、'.join(missing)}（请使用 pingyi export 导出的表）")
     unknown = sorted(set(frame["questionnaire"].astype(str)) - set(library))
     if unknown:
-        raise AnalysisInputError(f"评分表中的测评表 {unknown} 没有定义")
+        raise AnalysisInputError("评分表中的测评表" + "、".join(f"“{k}”" for k in unknown) +
+                                 "没有定义（可用 --definitions 给出它们的定义文件）")
     questionnaires = [library[k] for k in sorted(set(frame["questionnaire"].astype(str)))]
     prepared = frame.drop(columns=["sheet"]).rename(columns={"questionnaire": "sheet"})
     return prepared, [q for q in questionnaires if isinstance(q, Questionnaire)]

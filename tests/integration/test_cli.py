@@ -215,3 +215,15 @@ def test_analyze_names_a_missing_column_of_the_ratings_table(pingyi, tmp_path, d
     result = pingyi("analyze", "--ratings", str(ratings), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert f"评分表缺少列：{dropped}（请使用 pingyi export 导出的表）" in result.output
+
+
+def test_analyze_names_a_questionnaire_it_has_no_definition_for(pingyi, tmp_path):
+    import pandas as pd
+
+    assert pingyi("demo", "--simulate", "30").exit_code == 0
+    ratings = tmp_path / "r.csv"
+    assert pingyi("export", "demo-2026", "--out", str(ratings)).exit_code == 0
+    pd.read_csv(ratings, dtype=str).assign(questionnaire="my_own_sheet").to_csv(ratings, index=False)
+    result = pingyi("analyze", "--ratings", str(ratings), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert "评分表中的测评表“my_own_sheet”没有定义（可用 --definitions 给出它们的定义文件）" in result.output
