@@ -6,7 +6,6 @@ a person fixing a definition sees all of its faults at once, not one per attempt
 from __future__ import annotations
 
 import datetime
-import errno
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from forms import rater_groups as known_groups
+from forms.oserrors import reason as os_reason
 from forms.errors import DefinitionError, Problem
 from forms.schema import (
     STAGES, Category, Checklist, Choice, Component, Definition, Dimension, Grade, GroupWeight,
@@ -877,7 +877,7 @@ def load_many(paths: Iterable[str | Path]) -> tuple[dict[str, Definition], list[
             problems.extend(exc.problems)
             continue
         except OSError as exc:
-            problems.append(Problem(path.name, None, "", f"无法读取文件：{_os_reason(exc)}"))
+            problems.append(Problem(path.name, None, "", f"无法读取文件：{os_reason(exc)}"))
             continue
         if definition.key in origin:
             problems.append(Problem(path.name, None, "key", f"键“{definition.key}”已经被 "
@@ -887,14 +887,6 @@ def load_many(paths: Iterable[str | Path]) -> tuple[dict[str, Definition], list[
         library[definition.key] = definition
         loaded[str(path)] = definition
     return loaded, problems
-
-
-_OS_REASONS = {errno.ENOENT: "文件不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
-               errno.EISDIR: "这是一个文件夹", errno.ENOTDIR: "路径中有一段不是文件夹"}
-
-
-def _os_reason(exc: OSError) -> str:
-    return _OS_REASONS.get(exc.errno, exc.strerror or str(exc)) if exc.errno is not None else str(exc)
 
 
 def _looks_like_scheme(path: Path) -> bool:

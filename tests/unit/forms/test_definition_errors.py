@@ -252,6 +252,6 @@ def test_problems_with_the_files_themselves_are_named_too(tmp_path):
                           tmp_path / "b.yaml"])
     assert [str(p) for p in found] == [
         "gbk.yaml：文件不是 UTF-8 编码的文本，请用 UTF-8 编码另存后再试",
-        "gone.yaml：无法读取文件：文件不存在",
+        "gone.yaml：无法读取文件：文件或文件夹不存在",
         "b.yaml：键“small_list”已经被 a.yaml 使用",
     ]
