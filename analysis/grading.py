@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .reasons import Trail, fmt, jsonable, pct, render_text
+from .reasons import Trail, fmt, jsonable, pct, quoted, render_text
 
 EPS = 1e-9
 
@@ -202,7 +202,7 @@ class GradingSpec:
             if grade.label == label:
                 return len(self.grades) - index
         raise ValueError(f"“{label}”不是评定办法“{self.key}”的等次（它的等次为"
-                         f"{'、'.join(f'“{g.label}”' for g in self.grades)}）")
+                         f"{quoted(g.label for g in self.grades)}）")
 
     def label(self, rank: int) -> str:
         return self.grades[len(self.grades) - rank].label
@@ -376,7 +376,7 @@ def _check_components(components: pd.DataFrame, spec: GradingSpec) -> pd.DataFra
     frame["subject"] = frame["subject"].astype(str)
     dup = frame.subject[frame.subject.duplicated()].unique()
     if len(dup):
-        raise ValueError(f"各项得分表中有被评对象出现了不止一次：{'、'.join(f'“{d}”' for d in dup)}"
+        raise ValueError(f"各项得分表中有被评对象出现了不止一次：{quoted(dup)}"
                          "（每个被评对象只能有一行）")
     for comp in spec.components:
         group_cols = [f"{comp.key}.{g.key}" for g in spec.rater_groups]
@@ -548,7 +548,7 @@ def _veto_hits(vetoes: pd.DataFrame | None, spec: GradingSpec, subjects: set[str
     for row in vetoes.to_dict("records"):
         subject, key = str(row["subject"]), row["veto"]
         if key not in known:
-            listed = "、".join(f"“{k}”" for k in known)
+            listed = quoted(known)
             should = f"应为{listed}之一" if known else "该办法没有否决项"
             if _missing(key) or key == "":
                 raise ValueError(f"被评对象“{subject}”的否决项是空的（{should}）")
@@ -601,7 +601,7 @@ def _history(previous: pd.DataFrame | None, spec: GradingSpec, subjects: set[str
         except ValueError:
             what = ("没有填写等次" if _missing(row.grade)
                     else f"的等次“{row.grade}”不是评定办法“{spec.key}”的等次")
-            labels = "、".join(f"“{g.label}”" for g in spec.grades)
+            labels = quoted(g.label for g in spec.grades)
             raise ValueError(f"上一年等次表中被评对象“{row.subject}”{what}（应为{labels}之一）") from None
         out.setdefault(row.subject, []).append(row.grade)
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .reasons import quoted
 from .settings import AnalysisSpec, ItemSpec
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -50,11 +51,6 @@ def _where(rows: list, index: pd.Index | None) -> str:
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
         return f"见第 {'、'.join(str(int(r) + 2) for r in rows)} 行{more}（表头为第 1 行）"
     return f"行索引：{'、'.join(map(str, rows))}{more}"
-
-
-def _quoted(names) -> str:
-    """“a”、“b”: values shown verbatim in Chinese quotes."""
-    return "、".join(f"“{n}”" for n in names)
 
 
 def _bad_rows(frame: pd.DataFrame, mask: np.ndarray, message: str, after: str = "") -> None:
@@ -169,11 +165,11 @@ def load_and_check(
 
     sheets = [s.key for s in spec.sheets]
     _check_membership(frame, "sheet", set(sheets), "评分表中有定义里没有的测评表",
-                      f"定义中的测评表为{_quoted(sheets)}")
+                      f"定义中的测评表为{quoted(sheets)}")
     _check_membership(frame, "rater_group", set(spec.group_weights), "评分表中有定义里没有的评价主体",
-                      f"定义中的评价主体为{_quoted(spec.group_weights)}")
+                      f"定义中的评价主体为{quoted(spec.group_weights)}")
     _check_membership(frame, "mode", MODES, "评分表中有无法识别的投票方式（“mode”列）",
-                      f"应为{_quoted(sorted(MODES))}之一")
+                      f"应为{quoted(sorted(MODES))}之一")
     if spec.subjects is not None:
         _check_membership(frame, "subject", spec.subjects, "评分表中有名单里没有的被评对象",
                           "请核对“subject”列的编码")
@@ -229,7 +225,7 @@ def _check_membership(frame: pd.DataFrame, col: str, known: set | frozenset, mes
         if mask.any():
             names = sorted(map(str, frame[col][mask].unique()))
             more = f" 等 {len(names)} 个" if len(names) > _SHOWN_ROWS else ""
-            _bad_rows(frame, mask, f"{message}：{_quoted(names[:_SHOWN_ROWS])}{more}", f"，{hint}")
+            _bad_rows(frame, mask, f"{message}：{quoted(names[:_SHOWN_ROWS])}{more}", f"，{hint}")
 
 
 def _check_items(frame: pd.DataFrame, spec: AnalysisSpec) -> dict:

@@ -42,6 +42,11 @@ def fmt(value: float, digits: int = 4) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def quoted(names) -> str:
+    """“a”、“b”: keys and values shown verbatim, in the Chinese quotes every message uses."""
+    return "、".join(f"“{n}”" for n in names)
+
+
 def pct(share: float, digits: int = 2) -> str:
     """A share as a percentage: ``pct(0.0525) == '5.25%'``.
 

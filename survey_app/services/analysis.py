@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.pipeline import AnalysisResult, analyze
 from analysis.ratings import REQUIRED_COLUMNS
+from analysis.reasons import quoted
 from analysis.settings import AnalysisSpec, ItemSpec, SheetSpec
 from forms.schema import Definition, Questionnaire, Scheme
 
@@ -68,7 +69,7 @@ def prepare_ratings(frame: pd.DataFrame, library: Mapping[str, Definition]) -> t
         raise AnalysisInputError(f"评分表缺少列：{'、'.join(missing)}（请使用 pingyi export 导出的表）")
     unknown = sorted(set(frame["questionnaire"].astype(str)) - set(library))
     if unknown:
-        raise AnalysisInputError("评分表中的测评表" + "、".join(f"“{k}”" for k in unknown) +
+        raise AnalysisInputError("评分表中的测评表" + quoted(unknown) +
                                  "没有定义（可用 --definitions 给出它们的定义文件）")
     questionnaires = [library[k] for k in sorted(set(frame["questionnaire"].astype(str)))]
     prepared = frame.drop(columns=["sheet"]).rename(columns={"questionnaire": "sheet"})
