@@ -6,7 +6,11 @@ from flask.cli import FlaskGroup
 
 from survey_app import create_app
 from survey_app.oserrors import reason
-from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users
+from survey_app.cli import language
+
+language.install()  # before any command is built: click.Path names its kind when it is constructed
+
+from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users  # noqa: E402
 
 
 def _app(*_args: object) -> object:
@@ -35,11 +39,11 @@ class _Pingyi(FlaskGroup):
             raise click.ClickException(f"{what}{reason(exc)}") from exc
 
 
-@click.group(cls=_Pingyi, create_app=_app, add_default_commands=False, load_dotenv=False,
+@click.group("pingyi", cls=_Pingyi, create_app=_app, add_default_commands=False, load_dotenv=False,
              set_debug_flag=False)
 @click.version_option(package_name="pingyi", prog_name="pingyi", message="%(prog)s %(version)s")
 def cli() -> None:
-    """评议 pingyi — survey and satisfaction polling for grassroots assessments."""
+    """评议 pingyi — 基层党组织和干部量化考核的测评、分析与评定。"""
 
 
 for module in (database, imports, definitions, users, campaigns, analysis, grading, demo, serve):

@@ -15,5 +15,5 @@ def test_version_is_pingyis_and_flasks_own_options_are_gone(tmp_path):
     version = subprocess.run([PINGYI, "--version"], capture_output=True, text=True, check=True, env=env).stdout
     assert version.strip() == f"pingyi {importlib.metadata.version('pingyi')}"
     options = subprocess.run([PINGYI, "--help"], capture_output=True, text=True, check=True, env=env).stdout
-    options = options.split("Commands:")[0]
+    options = options.split("命令:")[0]
     assert "--version" in options and not any(o in options for o in ("--app", "--env-file", "--debug", "Flask"))
