@@ -1,11 +1,14 @@
 """Load the tidy ratings table and check it against the campaign's definitions."""
 from __future__ import annotations
 
+import zipfile
 from os import PathLike
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from forms.oserrors import reason
 
 from .reasons import quoted
 from .settings import AnalysisSpec, ItemSpec
@@ -83,12 +86,17 @@ def _as_category(series: pd.Series, default: str) -> pd.Series:
 
 
 def read_ratings(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
-    """Read a tidy ratings table from CSV, Parquet or a DataFrame (returned as a copy).
+    """Read a tidy ratings table from CSV, Excel, Parquet or a DataFrame (returned as a copy).
+
+    The one reader for ``pingyi analyze --ratings`` and a notebook alike, so that a table reads
+    the same wherever it is opened: codes and keys stay text (``007`` is not the number 7), an empty
+    ``value`` is a missing answer, and an empty, broken or unreadable file is a
+    :class:`RatingsError` in Chinese, not a parser's traceback.
 
     Parameters
     ----------
     source : path or DataFrame
-        ``*.csv``, ``*.parquet`` / ``*.pq``, or a DataFrame.
+        ``*.csv``, ``*.xlsx``, ``*.parquet`` / ``*.pq``, or a DataFrame.
 
     Examples
     --------
@@ -99,13 +107,34 @@ def read_ratings(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
         return source.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     path = Path(source)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype={c: str for c in CATEGORICAL_COLUMNS}, keep_default_na=False,
-                           na_values={"value": ["", "NA", "NaN", "nan"]})
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    what = f"扩展名为“{suffix}”" if suffix else "没有扩展名"
-    raise RatingsError(f"{path}：无法读取这种评分表（{what}），请使用 .csv 或 .parquet 文件")
+    text = {"dtype": {c: str for c in CATEGORICAL_COLUMNS}, "keep_default_na": False,
+            "na_values": {"value": ["", "NA", "NaN", "nan"]}}
+    readers = {".csv": lambda: _read_csv(path, **text), ".xlsx": lambda: pd.read_excel(path, **text),
+               ".parquet": lambda: pd.read_parquet(path), ".pq": lambda: pd.read_parquet(path)}
+    if suffix not in readers:
+        what = f"扩展名为“{suffix}”" if suffix else "没有扩展名"
+        raise RatingsError(f"{path.name}：无法读取这种评分表（{what}），请使用 .csv、.xlsx 或 .parquet 文件")
+    try:
+        return readers[suffix]()
+    except pd.errors.EmptyDataError:
+        raise RatingsError(f"{path.name}：文件是空的（应为 pingyi export 导出的评分表）") from None
+    except OSError as exc:
+        raise RatingsError(f"{path.name}：无法读取（{reason(exc)}）") from None
+    except UnicodeDecodeError:
+        raise RatingsError(f"{path.name}：不是 UTF-8 或 GB18030 编码的文本（应为 pingyi export 导出的评分表）") from None
+    except pd.errors.ParserError as exc:
+        raise RatingsError(f"{path.name}：CSV 格式有误（{exc}）") from None
+    except (ValueError, zipfile.BadZipFile, KeyError):  # a broken .xlsx is a bad zip, or lacks its parts
+        kind = "Excel 文件（.xlsx）" if suffix == ".xlsx" else "Parquet 文件"
+        raise RatingsError(f"{path.name}：不是有效的 {kind}，或文件已损坏") from None
+
+
+def _read_csv(path: Path, **options) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """UTF-8 as exported; GB18030 as Excel on a Chinese Windows saves a CSV it has opened."""
+    try:
+        return pd.read_csv(path, **options)
+    except UnicodeDecodeError:
+        return pd.read_csv(path, encoding="gb18030", **options)
 
 
 def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:

@@ -16,6 +16,8 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from analysis.reasons import quoted
+
 
 class TableError(ValueError):
     """The file as a whole cannot be read (not a row-level fault)."""
@@ -95,8 +97,7 @@ def read_table(path: str | Path, aliases: Mapping[str, tuple[str, ...]],
             columns[fieldname] = _clean(text)
     missing = [f for f in required if f not in positions]
     if missing:
-        wanted = "、".join(f"“{aliases[f][0]}”" for f in missing)
-        raise TableError(f"{path.name}：缺少必需的列 {wanted}")
+        raise TableError(f"{path.name}：缺少必需的列 {quoted(aliases[f][0] for f in missing)}")
     table = Table(columns)
     for number, raw in rows:
         values = {f: _clean(raw[i]) if i < len(raw) else "" for f, i in positions.items()}

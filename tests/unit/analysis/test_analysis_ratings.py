@@ -5,7 +5,7 @@ import pytest
 
 import analysis_test_factories as factories
 from analysis.pipeline import analyze
-from analysis.ratings import RatingsError, load_ratings
+from analysis.ratings import RatingsError, load_ratings, read_ratings
 from analysis.settings import AnalysisSpec, SpecError
 
 
@@ -137,7 +137,53 @@ def test_a_file_that_is_not_a_ratings_table_is_named(camp, tmp_path):
     (tmp_path / "r.txt").write_text("ballot_id\n", encoding="utf-8")
     with pytest.raises(RatingsError) as err:
         load_ratings(tmp_path / "r.txt", camp.spec)
-    assert str(err.value) == f"{tmp_path / 'r.txt'}：无法读取这种评分表（扩展名为“.txt”），请使用 .csv 或 .parquet 文件"
+    assert str(err.value) == "r.txt：无法读取这种评分表（扩展名为“.txt”），请使用 .csv、.xlsx 或 .parquet 文件"
+
+
+def test_csv_excel_and_parquet_read_as_one_table(camp, tmp_path):
+    """One reader for the CLI and a notebook: the same table, whichever form it was saved in."""
+    camp.ratings.to_csv(tmp_path / "r.csv", index=False)
+    camp.ratings.to_excel(tmp_path / "r.xlsx", index=False)
+    camp.ratings.to_parquet(tmp_path / "r.parquet", index=False)
+    loaded = {name: load_ratings(tmp_path / name, camp.spec) for name in ("r.csv", "r.xlsx", "r.parquet")}
+    assert len(loaded["r.csv"]) == len(camp.ratings)
+    for name in ("r.xlsx", "r.parquet"):
+        pd.testing.assert_frame_equal(loaded[name], loaded["r.csv"], check_dtype=False, check_categorical=False)
+
+
+def test_codes_stay_text_and_an_empty_value_is_a_missing_answer_in_csv_and_excel(tmp_path):
+    table = pd.DataFrame({"ballot_id": ["0012", "0012"], "subject": ["007", "008"], "value": [60.0, None]})
+    table.to_csv(tmp_path / "r.csv", index=False)
+    table.to_excel(tmp_path / "r.xlsx", index=False)
+    for name in ("r.csv", "r.xlsx"):
+        read = read_ratings(tmp_path / name)
+        assert read["subject"].tolist() == ["007", "008"] and read["ballot_id"].tolist() == ["0012", "0012"]
+        assert read["value"].iloc[0] == 60.0 and pd.isna(read["value"].iloc[1]), name
+
+
+def test_a_csv_that_excel_saved_in_gb18030_reads(tmp_path):
+    table = pd.DataFrame({"sheet": ["村民测评票"], "rater_group": ["masses"], "value": [100.0]})
+    table.to_csv(tmp_path / "r.csv", index=False, encoding="gb18030")
+    pd.testing.assert_frame_equal(read_ratings(tmp_path / "r.csv"), table)
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("r.csv", b"", "r.csv：文件是空的（应为 pingyi export 导出的评分表）"),
+    ("r.csv", b"ballot_id,value\n\xff\xfe,1\n", "r.csv：不是 UTF-8 或 GB18030 编码的文本（应为 pingyi export 导出的评分表）"),
+    ("r.csv", b'ballot_id,value\n"a,1\n', "r.csv：CSV 格式有误"),
+    ("r.xlsx", b"PK\x03\x04 not really a workbook", "r.xlsx：不是有效的 Excel 文件（.xlsx），或文件已损坏"),
+    ("r.pq", b"not parquet", "r.pq：不是有效的 Parquet 文件，或文件已损坏"),
+])
+def test_a_file_that_cannot_be_read_is_named_with_why(tmp_path, name, content, expected):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(RatingsError) as err:
+        read_ratings(tmp_path / name)
+    assert str(err.value).startswith(expected)
+
+
+def test_a_missing_file_is_named_with_the_systems_reason_in_chinese(tmp_path):
+    with pytest.raises(RatingsError, match="^r.csv：无法读取（文件或文件夹不存在）$"):
+        read_ratings(tmp_path / "r.csv")
 
 
 def test_a_non_numeric_value_in_a_csv_names_its_line(camp, tmp_path):
