@@ -23,19 +23,22 @@ STEPS = 12
 @click.command("analyze")
 @click.argument("campaign", required=False)
 @click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A ratings table written by `pingyi export` (.csv, .parquet or .xlsx); needs no database.")
+              help="pingyi export 导出的评分表（.csv、.parquet 或 .xlsx）；不需要数据库。")
 @click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The grading scheme YAML (rater-group weights); built-in definitions resolve its references.")
+              help="评定办法 YAML（评价主体权重）；可引用内置定义。")
 @click.option("--definitions", "definition_files", multiple=True, type=click.Path(exists=True, dir_okay=False,
                                                                                    path_type=Path),
-              help="Further questionnaire files the ratings use (repeatable).")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--bootstrap", type=click.IntRange(0, 10_000), default=0, help="Bootstrap replicates (0: analytic).")
-@click.option("--leniency", is_flag=True, help="Also fit the rater-leniency correction.")
+              help="评分表用到的其他测评表文件（可多次给出）。")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="分析结果的输出目录。")
+@click.option("--bootstrap", type=click.IntRange(0, 10_000), default=0, help="bootstrap 重抽样次数（0：解析法）。")
+@click.option("--leniency", is_flag=True, help="同时拟合评价人打分宽严的校正。")
 @click.pass_context
 def analyze_command(ctx: click.Context, campaign: str | None, ratings: Path | None, scheme_file: Path | None,
                     definition_files: tuple[Path, ...], out: Path, bootstrap: int, leniency: bool) -> None:
-    """Clean, flag, aggregate and measure trust: results.csv, results.json, flags.csv, reliability.csv."""
+    """清洗评分、标记异常、加权汇总，并衡量结果的可信度。
+
+    写出 results.csv、results.json、flags.csv 和 reliability.csv。
+    """
     if (campaign is None) == (ratings is None):
         raise click.UsageError("请给出测评活动（CAMPAIGN）或评分表（--ratings 文件），二者选一")
     if campaign is not None:

@@ -30,7 +30,7 @@ def _campaign(slug: str):  # type: ignore[no-untyped-def]
 @click.argument("campaign")
 @with_appcontext
 def open_command(campaign: str) -> None:
-    """Open CAMPAIGN for voting; its definitions are frozen from now on."""
+    """开始测评活动 CAMPAIGN，开放投票；其定义从此冻结。"""
     try:
         c = campaigns.open_campaign(_campaign(campaign))
     except CampaignError as exc:
@@ -42,7 +42,7 @@ def open_command(campaign: str) -> None:
 @click.argument("campaign")
 @with_appcontext
 def close_command(campaign: str) -> None:
-    """Close CAMPAIGN: no more ballots are accepted."""
+    """结束测评活动 CAMPAIGN：不再接受选票。"""
     try:
         c = campaigns.close_campaign(_campaign(campaign))
     except CampaignError as exc:
@@ -52,10 +52,10 @@ def close_command(campaign: str) -> None:
 
 @click.command("turnout")
 @click.argument("campaign")
-@click.option("--csv", "as_csv", is_flag=True, help="Write CSV to standard output.")
+@click.option("--csv", "as_csv", is_flag=True, help="以 CSV 格式写到标准输出。")
 @with_appcontext
 def turnout_command(campaign: str, as_csv: bool) -> None:
-    """Codes issued and used, and ballots by mode, per sheet."""
+    """按测评票统计测评码发放数、已用数和各投票方式的选票数。"""
     rows = turnout.turnout(_campaign(campaign))
     if as_csv:
         writer = csv.writer(sys.stdout)
@@ -79,14 +79,14 @@ def turnout_command(campaign: str, as_csv: bool) -> None:
 
 @click.command("issue-tokens")
 @click.argument("campaign")
-@click.option("--sheet", "sheet_key", required=True, help="Sheet key, e.g. D01T01V01-masses.")
-@click.option("--count", required=True, type=click.IntRange(1, tokens.MAX_BATCH))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Slips PDF.")
+@click.option("--sheet", "sheet_key", required=True, help="测评票编码，如 D01T01V01-masses。")
+@click.option("--count", required=True, type=click.IntRange(1, tokens.MAX_BATCH), help="本批发放的测评码个数。")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="测评票 PDF 文件。")
 @click.option("--codes", "codes_csv", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the codes and URLs as CSV (for mail-merge or SMS).")
+              help="同时把测评码和链接写成 CSV（用于邮件合并或短信）。")
 @with_appcontext
 def issue_tokens_command(campaign: str, sheet_key: str, count: int, out: Path, codes_csv: Path | None) -> None:
-    """Issue a batch of single-use codes for one sheet and write the slips."""
+    """为一张测评票发放一批一次性测评码，并生成测评票 PDF。"""
     from survey_app.services.slips import issue_with_slips
 
     c = _campaign(campaign)
@@ -104,10 +104,10 @@ def issue_tokens_command(campaign: str, sheet_key: str, count: int, out: Path, c
 @click.command("export")
 @click.argument("campaign")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="ratings.csv, .parquet or .xlsx")
+              help="输出文件：ratings.csv、.parquet 或 .xlsx。")
 @with_appcontext
 def export_command(campaign: str, out: Path) -> None:
-    """Write the tidy ratings table (one row per answer) that the analysis reads."""
+    """导出分析所读取的评分表（每条答案一行）。"""
     frame = export.ratings_frame(_campaign(campaign))
     try:
         export.write_ratings(frame, out)

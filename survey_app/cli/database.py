@@ -10,7 +10,7 @@ from survey_app.services.database import init_database
 @click.command("init")
 @with_appcontext
 def init_command() -> None:
-    """Create the database, or upgrade it to the newest schema."""
+    """创建数据库，或将其升级到最新的结构版本。"""
     revision = init_database()
     url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
     click.echo(f"数据库已就绪：{url}（结构版本 {revision}）")

@@ -11,7 +11,10 @@ from forms.loader import KIND_NAMES, load_many
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def validate_command(files: tuple[Path, ...]) -> None:
-    """Check questionnaire, checklist and scheme FILES; schemes may refer to checklists given beside them."""
+    """检查测评表、清单和评定办法文件 FILES。
+
+    评定办法可以引用同时给出的清单。
+    """
     loaded, problems = load_many(files)
     for path, definition in loaded.items():
         click.echo(f"{Path(path).name}: 通过 — {KIND_NAMES[definition.kind]}“{definition.key}” "

@@ -19,14 +19,17 @@ PLANTED = {"speeder": "答题过快（speeder）", "straight_liner": "所有题�
 
 
 @click.command("demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has a campaign.")
+@click.option("--if-empty", is_flag=True, help="数据库中已有测评活动时，什么也不做。")
 @click.option("--simulate", type=click.IntRange(0, 200_000), default=0,
-              help="Also cast N simulated ballots through the casting service and fill checklist scores.")
+              help="按给定张数模拟投票，并填入清单评分。")
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the demo rosters and slips go (default: instance/demo).")
+              help="演示名册和测评票的目录（默认：instance/demo）。")
 @with_appcontext
 def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
-    """Seed a demo district: 3 towns, 24 villages, ~2,000 residents, ~150 cadres, one open campaign."""
+    """生成一个演示区的数据，含一项已开始的测评活动。
+
+    共 3 个镇、24 个村、约 2,000 名群众、约 150 名干部。
+    """
     init_database()
     folder = folder or instance_dir() / "demo"
     if if_empty and db.session.scalar(select(func.count()).select_from(Campaign)):

@@ -17,21 +17,24 @@ from survey_app.services.ledger_files import ScoreFileError, read_checklist_scor
 @click.command("grade")
 @click.argument("campaign", required=False)
 @click.option("--results", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="results.csv written by `pingyi analyze`.")
+              help="pingyi analyze 写出的 results.csv。")
 @click.option("--checklist", "checklist_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Checklist scores (.xlsx or .csv: 组织编码, 指标编码, 得分[, 评分阶段]; sheet 否决项 for vetoes).")
+              help="清单评分 .xlsx/.csv：组织编码, 指标编码, 得分[, 评分阶段]； 否决项填在该文件中名为“否决项”的工作表里。")
 @click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The 评定办法 YAML; built-in definitions resolve what it refers to.")
+              help="评定办法 YAML；可引用内置定义。")
 @click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Last campaign's grades.csv (subject, grade) for the year-over-year rules.")
+              help="上次测评的 grades.csv（subject, grade），用于逐年升降规则。")
 @click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The exported ratings, for vote-share rules (e.g. 不称职 above one third).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where grades.csv, grades.json, "
-              "reasons.txt and rectification.xlsx go.")
+              help="导出的评分表，用于得票比例规则（如不称职票超过三分之一）。")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="输出目录：写入 grades.csv、grades.json、reasons.txt 和 rectification.xlsx。")
 @click.pass_context
 def grade_command(ctx: click.Context, campaign: str | None, results: Path | None, checklist_file: Path | None,
                   scheme_file: Path | None, previous: Path | None, ratings: Path | None, out: Path | None) -> None:
-    """Grade by the scheme, with every step's reason; open a rectification ledger for those below its line."""
+    """按评定办法评定等次，写明每一步的理由。
+
+    等次低于评定办法所定界线的被评对象，列入整改台账。
+    """
     if campaign is not None:
         refuse_beside_campaign({"--results": results, "--checklist": checklist_file, "--scheme": scheme_file,
                                 "--previous": previous, "--ratings": ratings},

@@ -30,7 +30,10 @@ def _run(importer: Callable[..., ImportReport], path: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_orgs_command(file: Path) -> None:
-    """Import the organisation tree from FILE (.xlsx or .csv; 组织编码, 组织名称, 上级组织, 组织类型)."""
+    """从 FILE（.xlsx 或 .csv）导入组织树。
+
+    列：组织编码, 组织名称, 上级组织, 组织类型。
+    """
     _run(imports.import_orgs, file)
 
 
@@ -38,7 +41,10 @@ def import_orgs_command(file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_people_command(file: Path) -> None:
-    """Import a roster from FILE (.xlsx or .csv; 姓名, 组织编码, 职务, 是否党员 …)."""
+    """从 FILE（.xlsx 或 .csv）导入人员名册。
+
+    列：姓名, 组织编码, 职务, 是否党员 …
+    """
     _run(imports.import_people, file)
 
 

@@ -51,14 +51,14 @@ def exposure_warning(host: str, proxy_count: int) -> str | None:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听的地址。")
+@click.option("--port", default=5000, show_default=True, type=int, help="监听的端口。")
+@click.option("--workers", default=2, show_default=True, type=int, help="工作进程数。")
 @click.option("--threads", default=1, show_default=True, type=int,
-              help="App threads per worker; a long request (a large PDF) holds one.")
+              help="每进程的应用线程数；大型 PDF 等耗时请求占一个。")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the site."""
+    """启动网站服务。"""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:  # before the warm-up, and instead of gunicorn's five seconds of retries in English
         socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()

@@ -8,14 +8,15 @@ from survey_app.services.users import UserError, create_user
 
 @click.command("create-user")
 @click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
+              help="即管理员、分析员、考评员。")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Asked for when not given; at least 10 characters.")
+              help="未给出时会提示输入；至少 10 个字符。")
 @click.option("--scope", "scope_code", metavar="ORG_CODE",
-              help="Limit the user to this organisation's subtree (e.g. one town).")
+              help="该用户的权限限于此组织及其下级（如一个镇）。")
 @with_appcontext
 def create_user_command(username: str, role: str, password: str, scope_code: str | None) -> None:
-    """Create a staff account (admin, analyst or assessor)."""
+    """创建工作人员账号（管理员、分析员或考评员）。"""
     try:
         user = create_user(username, password, role, scope_code=scope_code)
     except UserError as exc:
