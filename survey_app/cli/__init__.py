@@ -6,15 +6,23 @@ from flask.cli import FlaskGroup
 
 from survey_app import create_app
 from survey_app.oserrors import reason
-from survey_app.cli import language
+from survey_app.cli import columns, language
 
 language.install()  # before any command is built: click.Path names its kind when it is constructed
+columns.install()
 
 from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users  # noqa: E402
 
 
 def _app(*_args: object) -> object:
     return create_app()
+
+
+# Groups the extensions add, listed beside pingyi's own; their subcommands keep their makers' English.
+THIRD_PARTY = {
+    "db": "数据库迁移（Flask-Migrate，开发用；建库和升级请用 init）。",
+    "limiter": "查看或清除访问频率限制（Flask-Limiter）。",
+}
 
 
 class _Pingyi(FlaskGroup):
@@ -28,6 +36,12 @@ class _Pingyi(FlaskGroup):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(add_version_option=False, **kwargs)  # type: ignore[arg-type]
         self.params = [p for p in self.params if p.name not in {"app", "env_file", "debug"}]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and cmd_name in THIRD_PARTY:
+            command.short_help = THIRD_PARTY[cmd_name]
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import sys
-import zipfile
 from pathlib import Path
 
 import click
-import pandas as pd
 from tqdm import tqdm
 
-from analysis.ratings import RatingsError
+from analysis.ratings import RatingsError, read_ratings
 from analysis.settings import SpecError
 from forms import DefinitionError
 from forms.loader import builtin_library, load_many
@@ -25,7 +23,7 @@ STEPS = 12
 @click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="pingyi export 导出的评分表（.csv、.parquet 或 .xlsx）；不需要数据库。")
 @click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="评定办法 YAML（评价主体权重）；可引用内置定义。")
+              help="评定办法 YAML（评价主体的权重）；它引用的测评表从内置定义和 --definitions 中查找。")
 @click.option("--definitions", "definition_files", multiple=True, type=click.Path(exists=True, dir_okay=False,
                                                                                    path_type=Path),
               help="评分表用到的其他测评表文件（可多次给出）。")
@@ -94,26 +92,8 @@ def _from_files(ratings: Path, scheme_file: Path | None, definition_files: tuple
     scheme = next((d for d in loaded.values() if isinstance(d, Scheme)), None)
     if scheme_file is not None and scheme is None:  # it would have been read as one more definition
         raise click.ClickException(f"{scheme_file.name} 不是评定办法（kind: scheme）")
-    frame = _read(ratings)
+    frame = read_ratings(ratings)
     return service.run(frame, library, scheme, progress=progress, **options)
-
-
-def _read(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".xlsx":
-            return pd.read_excel(path, dtype={"ballot_id": str, "subject": str})
-        return pd.read_csv(path, dtype={"ballot_id": str, "subject": str, "choice": str, "fingerprint": str,
-                                        "duration_bucket": str}, keep_default_na=False, na_values={"value": [""]})
-    except pd.errors.EmptyDataError:
-        raise click.ClickException(f"{path.name}：文件是空的（应为 pingyi export 导出的评分表）") from None
-    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:  # a broken .xlsx is a bad zip, or lacks parts
-        if suffix in (".xlsx", ".parquet") and not isinstance(exc, OSError):
-            kind = "Excel 文件（.xlsx）" if suffix == ".xlsx" else "Parquet 文件"
-            raise click.ClickException(f"{path.name}：不是有效的 {kind}，或文件已损坏") from None
-        raise click.ClickException(f"{path.name}：无法读取（{exc}）") from None
 
 
 COMMANDS = [analyze_command]

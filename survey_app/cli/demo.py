@@ -21,7 +21,7 @@ PLANTED = {"speeder": "答题过快（speeder）", "straight_liner": "所有题�
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="数据库中已有测评活动时，什么也不做。")
 @click.option("--simulate", type=click.IntRange(0, 200_000), default=0,
-              help="按给定张数模拟投票，并填入清单评分。")
+              help="同时经投票服务模拟投出这么多张选票（含几种埋设的异常），并填入清单评分。")
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
               help="演示名册和测评票的目录（默认：instance/demo）。")
 @with_appcontext

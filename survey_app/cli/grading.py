@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from analysis.ratings import RatingsError, read_ratings
 from forms import DefinitionError
 from forms.loader import builtin_library, load_many
 from forms.schema import Checklist, Scheme
@@ -19,13 +20,15 @@ from survey_app.services.ledger_files import ScoreFileError, read_checklist_scor
 @click.option("--results", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="pingyi analyze 写出的 results.csv。")
 @click.option("--checklist", "checklist_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="清单评分 .xlsx/.csv：组织编码, 指标编码, 得分[, 评分阶段]； 否决项填在该文件中名为“否决项”的工作表里。")
+              help="清单评分（.xlsx 或 .csv，列：组织编码、指标编码、得分，可加评分阶段）；"
+                   "否决项填在该文件中名为“否决项”的工作表里。")
 @click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="评定办法 YAML；可引用内置定义。")
+              help="评定办法 YAML；它引用的测评表和清单从内置定义中查找。")
 @click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="上次测评的 grades.csv（subject, grade），用于逐年升降规则。")
+              help="上一次测评活动的 grades.csv（列：subject、grade），用于逐年升降规则。")
 @click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="导出的评分表，用于得票比例规则（如不称职票超过三分之一）。")
+              help="pingyi export 导出的评分表（.csv、.xlsx 或 .parquet），用于得票比例规则"
+                   "（如不称职票超过三分之一）和测评维度的整改项。")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="输出目录：写入 grades.csv、grades.json、reasons.txt 和 rectification.xlsx。")
 @click.pass_context
@@ -97,7 +100,7 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
             raise click.ClickException(str(exc)) from None
     frame = _read_table(results, ("subject", "row_type"), "应为 pingyi analyze 写出的 results.csv", dtype={"subject": str})
     ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), "应为 pingyi export 导出的评分表",
-                                dtype=str, keep_default_na=False) if ratings else None
+                                reader=read_ratings) if ratings else None
     last = _read_table(previous, ("subject", "grade"), "应为上一次评定写出的 grades.csv", dtype=str) if previous else None
     if last is not None:  # a campaign column tells several years apart; grading reads it
         last = last[[c for c in ("subject", "grade", "campaign") if c in last.columns]]
@@ -112,10 +115,12 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
         raise click.ClickException(str(exc)) from None
 
 
-def _read_table(path: Path, needs: tuple[str, ...], what: str, **read) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _read_table(path: Path, needs: tuple[str, ...], what: str, reader=None, **read) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """A table missing a column the grading reads would fail deep inside it with a bare column name."""
     try:
-        table = pd.read_csv(path, **read)
+        table = reader(path) if reader else pd.read_csv(path, **read)
+    except RatingsError as exc:  # the ratings reader's own words: .csv, .xlsx or .parquet, and why not
+        raise click.ClickException(str(exc)) from None
     except pd.errors.EmptyDataError:
         raise click.ClickException(f"{path.name}：文件是空的（{what}）") from None
     except (OSError, ValueError) as exc:

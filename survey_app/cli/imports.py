@@ -32,7 +32,7 @@ def _run(importer: Callable[..., ImportReport], path: Path) -> None:
 def import_orgs_command(file: Path) -> None:
     """从 FILE（.xlsx 或 .csv）导入组织树。
 
-    列：组织编码, 组织名称, 上级组织, 组织类型。
+    列：组织编码、组织名称、上级组织、组织类型。
     """
     _run(imports.import_orgs, file)
 
@@ -43,7 +43,7 @@ def import_orgs_command(file: Path) -> None:
 def import_people_command(file: Path) -> None:
     """从 FILE（.xlsx 或 .csv）导入人员名册。
 
-    列：姓名, 组织编码, 职务, 是否党员 …
+    列：姓名、组织编码、职务、是否党员等。
     """
     _run(imports.import_people, file)
 

@@ -55,7 +55,7 @@ def exposure_warning(host: str, proxy_count: int) -> str | None:
 @click.option("--port", default=5000, show_default=True, type=int, help="监听的端口。")
 @click.option("--workers", default=2, show_default=True, type=int, help="工作进程数。")
 @click.option("--threads", default=1, show_default=True, type=int,
-              help="每进程的应用线程数；大型 PDF 等耗时请求占一个。")
+              help="每个工作进程的线程数；生成大型 PDF 时占用一个。")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """启动网站服务。"""

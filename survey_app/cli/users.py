@@ -9,7 +9,7 @@ from survey_app.services.users import UserError, create_user
 @click.command("create-user")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
-              help="即管理员、分析员、考评员。")
+              help="admin 管理员、analyst 分析员、assessor 考评员。")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="未给出时会提示输入；至少 10 个字符。")
 @click.option("--scope", "scope_code", metavar="ORG_CODE",

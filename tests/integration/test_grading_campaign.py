@@ -115,6 +115,20 @@ def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
     by_year = regrade("years", "campaign,subject,grade\n2024,D01T01V02,一星\n2025,D01T01V02,四星\n")
     assert by_year["D01T01V02"] == "三星", "2025's 四星 is last year, not 2024's 一星"
 
+    # the ratings, in each of the forms export writes, bring the voters' weak dimensions to the ledger alike
+    ledgers = []
+    for suffix in ("csv", "xlsx", "parquet"):
+        exported, folder = tmp_path / f"ratings.{suffix}", tmp_path / f"with-ratings-{suffix}"
+        if not exported.exists():
+            assert pingyi("export", "demo-2026", "--out", str(exported)).exit_code == 0
+        result = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                        "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--ratings", str(exported),
+                        "--out", str(folder))
+        assert result.exit_code == 0, result.output
+        ledgers.append(list(load_workbook(folder / "rectification.xlsx").active.iter_rows(values_only=True)))
+    assert ledgers[0] == ledgers[1] == ledgers[2]
+    assert any("（测评维度）" in str(cell) for row in ledgers[0] for cell in row), ledgers[0]
+
 
 def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pingyi, simulated, tmp_path):
     analysis_dir = tmp_path / "analysis"

@@ -9,7 +9,7 @@ import click
 import pytest
 from babel.messages.extract import extract_from_dir
 
-from survey_app.cli import language
+from survey_app.cli import columns, language
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -78,3 +78,45 @@ def test_punctuation_is_tidied_only_after_chinese_or_a_quote():
     assert language.tidy("缺少选项 '--sheet'.") == "缺少选项 '--sheet'。"
     assert language.tidy("没有命令 'x'。 是不是要用 'y'？") == "没有命令 'x'。是不是要用 'y'？"
     assert language.tidy("值 1.5 不在 0.5 到 2.") == "值 1.5 不在 0.5 到 2."
+
+
+def _pages(pingyi_bare) -> dict[str, str]:
+    top = pingyi_bare("--help").output
+    names = [line.split()[0] for line in top.split("\n命令:\n")[1].splitlines() if line.strip()]
+    return {"pingyi": top, **{name: pingyi_bare(name, "--help").output for name in names}}
+
+
+def test_every_help_page_fits_an_80_column_terminal_as_it_shows_chinese(pingyi_bare):
+    pages = _pages(pingyi_bare)
+    assert len(pages) > 15
+    for name, page in pages.items():
+        for line in page.splitlines():
+            assert columns.columns(line) <= 80, f"{name}: {line}"
+            assert not line.strip() or line.strip()[0] not in columns.CLOSING, f"{name}: {line}"
+    # an option's help starts in one column for every option, metavars 文件 and 目录 included
+    grade = [line for line in pages["grade"].splitlines() if line.startswith("  --")]
+    starts = {columns.columns(line[:len(line) - len(line.split("  ", 2)[-1].lstrip())]) for line in grade}
+    assert len(grade) == 7 and len(starts) == 1, grade
+
+
+def test_every_command_and_option_of_pingyis_own_is_explained_in_chinese():
+    from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users
+
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    for module in (analysis, campaigns, database, definitions, demo, grading, imports, serve, users):
+        for command in module.COMMANDS:
+            assert chinese.search(command.help or ""), command.name
+            for param in command.params:
+                if isinstance(param, click.Option):
+                    assert chinese.search(param.help or ""), f"{command.name} {param.opts}"
+
+
+def test_chinese_wraps_between_characters_but_never_before_a_closing_mark():
+    text = "清单评分（.xlsx 或 .csv，列：组织编码、指标编码、得分，可加评分阶段）；否决项填在名为“否决项”的工作表里。"
+    lines = click.formatting.wrap_text(text, 20).splitlines()
+    assert "".join(line.strip() for line in lines).replace(" ", "") == text.replace(" ", "")
+    assert all(columns.columns(line) <= 20 for line in lines), lines
+    assert all(line[0] not in columns.CLOSING and line.rstrip()[-1] not in columns.OPENING for line in lines), lines
+    assert ".xlsx" in "".join(lines) and ".csv" in "".join(lines), "a word is not broken"
+    assert columns.pieces("见[必填]项，x.csv）") == ["见", "[必", "填]", "项，", "x.csv）"]
+    assert columns.pieces("[默认：1]") == ["[默认：1]"]
