@@ -137,19 +137,26 @@ def checklist_upload(slug: str) -> Response | tuple[str, int]:
         path = Path(folder) / name
         form.file.data.save(path)
         try:
-            scores, vetoes = read_checklist_scores(path, {i.key: i.points for i in sheet.indicators()}, sheet.stages)
+            scores, vetoes = read_checklist_scores(path, {i.key: i.points for i in sheet.indicators()}, sheet.stages,
+                                                   {v.key for v in sheet.vetoes})
             outside = [RowError(0, "组织编码", f"组织“{code}”不在您的范围内或不参加评定")
-                       for code in sorted(set(scores["subject"]) - allowed)]
+                       for code in sorted((set(scores["subject"]) | set(vetoes["subject"])) - allowed)]
             if outside:
                 raise ScoreFileError(f"{name} 含有不能评分的组织", outside)
         except ScoreFileError as exc:
             return render_template("admin/checklist_upload.html", campaign=campaign, message=str(exc).splitlines()[0],
                                    errors=exc.errors), 422
-    checklists.record_scores(campaign, [checklists.ScoreIn(r.subject, r.indicator, r.stage, r.score)
-                                        for r in scores.itertuples(index=False)], actor=current_user)
-    for v in vetoes.itertuples(index=False):
-        if v.subject in allowed:
-            checklists.mark_veto(campaign, v.subject, v.veto, sheet.stages[-1], v.evidence, actor=current_user)
+    try:  # one transaction: the scores and the vetoes of a file are stored together or not at all
+        checklists.record_scores(campaign, [checklists.ScoreIn(r.subject, r.indicator, r.stage, r.score)
+                                            for r in scores.itertuples(index=False)], actor=current_user, commit=False)
+        for v in vetoes.itertuples(index=False):
+            checklists.mark_veto(campaign, v.subject, v.veto, sheet.stages[-1], v.evidence, actor=current_user,
+                                 commit=False)
+        db.session.commit()
+    except checklists.ScoreError as exc:
+        db.session.rollback()
+        return render_template("admin/checklist_upload.html", campaign=campaign, message=f"{name}：{exc}，没有导入任何得分",
+                               errors=[]), 422
     flash(_("%(count)d scores imported.", count=len(scores)))
     return redirect(url_for("admin.checklist", slug=slug), 303)
 

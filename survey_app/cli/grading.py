@@ -94,8 +94,9 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
     if checklist_file is not None:
         full = {i.key: i.points for i in checklist.indicators()} if isinstance(checklist, Checklist) else None
         stages = checklist.stages if isinstance(checklist, Checklist) else ()
+        veto_keys = {v.key for v in checklist.vetoes} if isinstance(checklist, Checklist) else None
         try:
-            scores, vetoes = read_checklist_scores(checklist_file, full, stages)
+            scores, vetoes = read_checklist_scores(checklist_file, full, stages, veto_keys)
         except ScoreFileError as exc:
             raise click.ClickException(str(exc)) from None
     frame = _read_table(results, ("subject", "row_type"), "应为 pingyi analyze 写出的 results.csv", dtype={"subject": str})

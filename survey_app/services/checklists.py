@@ -32,8 +32,9 @@ def campaign_checklist(campaign: Campaign) -> Checklist:
     return library[scheme.checklist]  # type: ignore[return-value]
 
 
-def record_scores(campaign: Campaign, scores: list[ScoreIn], *, actor: object = "cli") -> int:
-    """Create or update scores; every score checked against its indicator's full marks first."""
+def record_scores(campaign: Campaign, scores: list[ScoreIn], *, actor: object = "cli", commit: bool = True) -> int:
+    """Create or update scores; every score checked against its indicator's full marks first.
+    ``commit=False`` leaves the commit to a caller storing more in the same transaction."""
     checklist = campaign_checklist(campaign)
     full = {i.key: i.points for i in checklist.indicators()}
     orgs = dict(db.session.execute(select(Organisation.code, Organisation.id)).all())
@@ -59,23 +60,34 @@ def record_scores(campaign: Campaign, scores: list[ScoreIn], *, actor: object = 
         else:
             row.score = s.score
     audit.record(actor, "record_scores", campaign.slug, count=len(scores))
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return len(scores)
 
 
 def mark_veto(campaign: Campaign, org_code: str, veto_key: str, stage: str, evidence: str, *,
-              actor: object = "cli") -> VetoMark:
+              actor: object = "cli", commit: bool = True) -> VetoMark:
+    """Mark a veto with its evidence. The same mark again (a score file uploaded twice) is the
+    mark already standing, not a second one; other evidence for the same veto is a mark of its own."""
     checklist = campaign_checklist(campaign)
     if veto_key not in {v.key for v in checklist.vetoes}:
         raise ScoreError(f"否决项“{veto_key}”不在清单《{checklist.title}》中")
+    if stage not in checklist.stages:
+        raise ScoreError(f"评分阶段“{stage}”不属于清单《{checklist.title}》")
     if not evidence.strip():
         raise ScoreError("否决项必须附上事实依据")
     org = db.session.scalar(select(Organisation).where(Organisation.code == org_code))
     if org is None:
         raise ScoreError(f"组织编码“{org_code}”不存在")
+    standing = db.session.scalar(select(VetoMark).where(
+        VetoMark.campaign_id == campaign.id, VetoMark.org_id == org.id, VetoMark.veto_key == veto_key,
+        VetoMark.stage == stage, VetoMark.evidence == evidence.strip(), VetoMark.withdrawn_at.is_(None)))
+    if standing is not None:
+        return standing
     mark = VetoMark(campaign_id=campaign.id, org_id=org.id, veto_key=veto_key, stage=stage,
                     evidence=evidence.strip())
     db.session.add(mark)
     audit.record(actor, "mark_veto", org_code, veto=veto_key, stage=stage)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return mark

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ from openpyxl.styles import Font, PatternFill
 
 from analysis.grading import GradeResult
 from analysis.outputs import replace_outputs
+from analysis.reasons import quoted
 from survey_app.services.export import FORMULA_START
 from survey_app.services.imports import RowError
 from survey_app.services.tabular import TableError, read_table
@@ -24,6 +26,7 @@ SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
     "label": ("指标名称", "label"),
     "full_marks": ("满分", "full_marks"),
 }
+VETO_SHEET = "否决项"
 VETO_COLUMNS: dict[str, tuple[str, ...]] = {
     "subject": ("组织编码", "subject"), "veto": ("否决项", "veto"), "evidence": ("事实依据", "依据", "evidence")}
 LEDGER_HEADERS = [("subject", "组织编码"), ("name", "组织名称"), ("grade", "等次"), ("label", "薄弱指标"),
@@ -41,8 +44,11 @@ class ScoreFileError(ValueError):
 
 
 def read_checklist_scores(path: str | Path, full_marks: dict[str, float] | None = None,
-                          stages: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scores (and the optional 否决项 sheet) from a filled-in template; every bad row is reported."""
+                          stages: tuple[str, ...] = (), veto_keys: Collection[str] | None = None,
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores (and the optional 否决项 sheet) from a filled-in template; every bad row of either
+    sheet is reported at once, so a veto with a mistyped code is not found only after the scores
+    were stored, or only when grading stops on it."""
     path = Path(path)
     try:
         table = read_table(path, SCORE_COLUMNS, required=("subject", "indicator", "score"))
@@ -77,31 +83,57 @@ def read_checklist_scores(path: str | Path, full_marks: dict[str, float] | None 
         seen[key] = row.number
         rows.append({"subject": v["subject"], "indicator": indicator, "stage": stage, "score": score,
                      "name": v.get("name", ""), "parent": v.get("parent", "")})
-    if errors:
-        raise ScoreFileError(f"{path.name} 有 {len(errors)} 处错误，没有导入任何得分", errors)
-    scores = pd.DataFrame(rows, columns=["subject", "indicator", "stage", "score", "name", "parent"])
     vetoes = pd.DataFrame(columns=["subject", "veto", "evidence"])
     if path.suffix.lower() == ".xlsx":
         book = load_workbook(path, read_only=True)
-        has_vetoes = "否决项" in book.sheetnames
+        has_vetoes = VETO_SHEET in book.sheetnames
         book.close()
         if has_vetoes:
-            vetoes = _veto_sheet(path)
+            vetoes = _veto_sheet(path, veto_keys, errors)
+    if errors:
+        raise ScoreFileError(f"{path.name} 有 {len(errors)} 处错误，没有导入任何得分", errors)
+    scores = pd.DataFrame(rows, columns=["subject", "indicator", "stage", "score", "name", "parent"])
     return scores, vetoes
 
 
-def _veto_sheet(path: Path) -> pd.DataFrame:
+def _veto_sheet(path: Path, veto_keys: Collection[str] | None, errors: list[RowError]) -> pd.DataFrame:
+    """The 否决项 sheet's rows, each checked as the veto form checks one: a code of the checklist,
+    the facts it rests on, not listed twice. Problems go to ``errors``, named by the sheet."""
     book = load_workbook(path, read_only=True, data_only=True)
     try:
-        rows = list(book["否决项"].iter_rows(values_only=True))
+        rows = list(book[VETO_SHEET].iter_rows(values_only=True))
     finally:
         book.close()
+    out: list[dict[str, str]] = []
     if not rows:
-        return pd.DataFrame(columns=["subject", "veto", "evidence"])
+        return pd.DataFrame(out, columns=["subject", "veto", "evidence"])
     header = [str(h or "").strip() for h in rows[0]]
     index = {f: next((i for i, h in enumerate(header) if h in names or h == f), None) for f, names in VETO_COLUMNS.items()}
-    out = [{f: str(r[i]).strip() if i is not None and i < len(r) and r[i] is not None else "" for f, i in index.items()}
-           for r in rows[1:] if any(r)]
+    missing = [names[0] for f, names in VETO_COLUMNS.items() if index[f] is None]
+    if missing:
+        errors.append(RowError(1, "、".join(missing), f"工作表“{VETO_SHEET}”缺少列（需要的列：组织编码、否决项、事实依据）"))
+        return pd.DataFrame(out, columns=["subject", "veto", "evidence"])
+    seen: dict[tuple[str, str], int] = {}
+    for number, raw in enumerate(rows[1:], start=2):
+        if not any(c is not None and str(c).strip() for c in raw):
+            continue
+        v = {f: str(raw[i]).strip() if i < len(raw) and raw[i] is not None else "" for f, i in index.items()}
+
+        def problem(field: str, reason: str) -> None:
+            errors.append(RowError(number, VETO_COLUMNS[field][0], f"工作表“{VETO_SHEET}”：{reason}"))
+
+        if not v["subject"]:
+            problem("subject", "缺少组织编码")
+        elif veto_keys is not None and v["veto"] not in veto_keys:
+            problem("veto", f"否决项“{v['veto']}”不在清单中（应为 {quoted(sorted(veto_keys))} 之一）" if veto_keys
+                    else "清单没有否决项")
+        elif not v["evidence"]:
+            problem("evidence", "否决项必须附上事实依据")
+        elif (v["subject"], v["veto"]) in seen:
+            problem("veto", f"与第 {seen[v['subject'], v['veto']]} 行重复")
+        else:
+            seen[v["subject"], v["veto"]] = number
+            out.append(v)
     return pd.DataFrame(out, columns=["subject", "veto", "evidence"])
 
 
@@ -124,7 +156,7 @@ def write_score_template(path: Path, checklist: object, orgs: list[tuple[str, st
                               indicator.points, stage, None])
     for column, width in zip("ABCDEFG", (14, 16, 22, 48, 8, 10, 10)):
         sheet.column_dimensions[column].width = width
-    vetoes = book.create_sheet("否决项")
+    vetoes = book.create_sheet(VETO_SHEET)
     vetoes.append(["组织编码", "否决项", "事实依据"])
     notes = book.create_sheet("说明")
     notes.append(["“得分”不得超过“满分”；留空表示尚未评分。否决项的“否决项”一列填写下列编码之一，并写明事实依据："])

@@ -90,6 +90,59 @@ def test_the_excel_template_round_trip_is_all_or_nothing(app, campaign):
     assert (mark.veto_key, mark.evidence) == ("cadre_misconduct", "2026年3月受党内警告处分")
 
 
+def _filled_template(staff, vetoes: list[list[str]]) -> bytes:
+    with staff.get("/admin/campaigns/t2026/checklist/template.xlsx?stage=panel") as response:
+        book = load_workbook(io.BytesIO(response.get_data()))
+    for row in book["得分"].iter_rows(min_row=2):
+        row[6].value = row[4].value
+    for veto in vetoes:
+        book["否决项"].append(veto)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _upload(staff, data: bytes):
+    return staff.post("/admin/campaigns/t2026/checklist/upload", content_type="multipart/form-data", data={
+        "csrf_token": staff.token("/admin/campaigns/t2026/checklist"), "file": (io.BytesIO(data), "scores.xlsx")})
+
+
+def test_a_score_file_whose_vetoes_are_wrong_is_refused_row_by_row_and_stores_nothing(app, campaign):
+    """A mistyped veto code used to end in a server error after the file's scores were already stored."""
+    admin = make_staff(app, "vetofile", "admin")
+    refused = _upload(admin, _filled_template(admin, [
+        ["T1V1", "cadre_misconduct", "2026年3月受党内警告处分"],   # row 2: good
+        ["T1V2", "cadre_misconduk", "纪委通报"],                 # row 3: no such veto
+        ["T1V2", "major_incident", ""],                         # row 4: no evidence
+        ["T1V1", "cadre_misconduct", "又一次"],                  # row 5: the same veto twice
+        ["", "weak_and_lax", "整顿名单"],                         # row 6: no organisation
+    ]))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "4 处错误，没有导入任何得分" in page
+    for row, problem in ((3, "否决项“cadre_misconduk”不在清单中（应为 “cadre_misconduct”、"),
+                         (4, "否决项必须附上事实依据"), (5, "与第 2 行重复"), (6, "缺少组织编码")):
+        assert f'<td class="n">{row}</td>' in page and f"工作表“否决项”：{problem}" in page, problem
+    assert scores_in_db() == 0 and db.session.scalar(select(func.count()).select_from(VetoMark)) == 0
+
+
+def test_a_score_file_uploaded_twice_marks_its_veto_once_and_one_outside_the_scope_is_refused(app, campaign):
+    admin = make_staff(app, "twice", "admin")
+    good = _filled_template(admin, [["T1V2", "cadre_misconduct", "2026年3月受党内警告处分"]])
+    assert _upload(admin, good).status_code == 303 and _upload(admin, good).status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(VetoMark)) == 1
+    assert scores_in_db() == 2 * len(CHECKLIST.indicators())
+
+    assessor = make_staff(app, "town-one", "assessor", scope="T1V1")
+    with assessor.get("/admin/campaigns/t2026/checklist/template.xlsx?stage=panel") as response:
+        book = load_workbook(io.BytesIO(response.get_data()))
+    book["否决项"].append(["T1V2", "major_incident", "安监通报"])  # a village this assessor does not score
+    data = io.BytesIO()
+    book.save(data)
+    refused = _upload(assessor, data.getvalue())
+    assert refused.status_code == 422 and "组织“T1V2”不在您的范围内或不参加评定" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(VetoMark)) == 1
+
+
 def test_a_veto_needs_its_evidence_and_can_be_withdrawn(app, campaign):
     admin = make_staff(app, "vetoer", "admin")
     token = admin.token("/admin/campaigns/t2026/checklist")

@@ -142,6 +142,26 @@ def test_a_checklist_file_with_a_score_above_full_marks_is_refused_row_by_row(pi
     assert not (tmp_path / "o").exists()
 
 
+def test_a_checklist_file_with_a_mistyped_veto_is_refused_at_its_row(pingyi, simulated, tmp_path):
+    """It used to pass the file and stop the grading with the engine's message, which names no row."""
+    analysis_dir = tmp_path / "analysis"
+    assert pingyi("analyze", "demo-2026", "--out", str(analysis_dir)).exit_code == 0
+    scores = tmp_path / "scores.xlsx"
+    book = Workbook()
+    book.active.append(["组织编码", "指标编码", "得分"])
+    book.active.append(["D01T01V01", "political_stance", 2])
+    vetoes = book.create_sheet("否决项")
+    vetoes.append(["组织编码", "否决项", "事实依据"])
+    vetoes.append(["D01T01V01", "bribery", "2026年通报"])
+    book.save(scores)
+    result = pingyi("grade", "--results", str(analysis_dir / "results.csv"), "--checklist", str(scores),
+                    "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert "scores.xlsx 有 1 处错误" in result.output
+    assert "第 2 行，“否决项”列：工作表“否决项”：否决项“bribery”不在清单中（应为 “cadre_misconduct”、" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_weak_questionnaire_dimensions_become_ledger_lines_for_units_below_the_line():
     from datetime import date
 
