@@ -191,6 +191,7 @@ ZH = {
     'Withdraw': '作废',
     'Withdrawn': '已作废',
     'Wrong username or password.': '用户名或密码错误。',
+    'Worksheet': '工作表',
     'Year': '年度',
     'You are signed out.': '已退出登录。',
     'You have already voted from this phone': '这台手机已经投过票',

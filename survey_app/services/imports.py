@@ -51,9 +51,11 @@ class RowError:
     row: int
     column: str
     reason: str
+    sheet: str = ""  # named where a workbook has more than one sheet that is read
 
     def __str__(self) -> str:
-        return f"第 {self.row} 行，“{self.column}”列：{self.reason}"
+        where = f"工作表“{self.sheet}”" if self.sheet else ""
+        return f"{where}第 {self.row} 行，“{self.column}”列：{self.reason}"
 
 
 @dataclass

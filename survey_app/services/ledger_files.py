@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -86,9 +87,10 @@ def read_checklist_scores(path: str | Path, full_marks: dict[str, float] | None 
     vetoes = pd.DataFrame(columns=["subject", "veto", "evidence"])
     if path.suffix.lower() == ".xlsx":
         book = load_workbook(path, read_only=True)
-        has_vetoes = VETO_SHEET in book.sheetnames
+        names = book.sheetnames
         book.close()
-        if has_vetoes:
+        if VETO_SHEET in names:  # two sheets read: each problem says which
+            errors = [replace(e, sheet=names[0]) for e in errors]
             vetoes = _veto_sheet(path, veto_keys, errors)
     if errors:
         raise ScoreFileError(f"{path.name} 有 {len(errors)} 处错误，没有导入任何得分", errors)
@@ -111,7 +113,7 @@ def _veto_sheet(path: Path, veto_keys: Collection[str] | None, errors: list[RowE
     index = {f: next((i for i, h in enumerate(header) if h in names or h == f), None) for f, names in VETO_COLUMNS.items()}
     missing = [names[0] for f, names in VETO_COLUMNS.items() if index[f] is None]
     if missing:
-        errors.append(RowError(1, "、".join(missing), f"工作表“{VETO_SHEET}”缺少列（需要的列：组织编码、否决项、事实依据）"))
+        errors.append(RowError(1, "、".join(missing), "缺少这一列（需要的列：组织编码、否决项、事实依据）", VETO_SHEET))
         return pd.DataFrame(out, columns=["subject", "veto", "evidence"])
     seen: dict[tuple[str, str], int] = {}
     for number, raw in enumerate(rows[1:], start=2):
@@ -120,7 +122,7 @@ def _veto_sheet(path: Path, veto_keys: Collection[str] | None, errors: list[RowE
         v = {f: str(raw[i]).strip() if i < len(raw) and raw[i] is not None else "" for f, i in index.items()}
 
         def problem(field: str, reason: str) -> None:
-            errors.append(RowError(number, VETO_COLUMNS[field][0], f"工作表“{VETO_SHEET}”：{reason}"))
+            errors.append(RowError(number, VETO_COLUMNS[field][0], reason, VETO_SHEET))
 
         if not v["subject"]:
             problem("subject", "缺少组织编码")

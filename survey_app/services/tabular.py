@@ -53,7 +53,7 @@ def _raw_rows(path: Path) -> Iterator[list[Any]]:
         try:
             book = load_workbook(path, read_only=True, data_only=True)
         except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise TableError(f"{path.name}：无法作为 Excel 文件打开（{exc.__class__.__name__}）") from None
+            raise TableError(f"{path.name}：无法作为 Excel 文件打开（文件已损坏，或不是 .xlsx 格式）") from None
         try:
             sheet = book.worksheets[0]
             for row in sheet.iter_rows(values_only=True):

@@ -119,9 +119,12 @@ def test_a_score_file_whose_vetoes_are_wrong_is_refused_row_by_row_and_stores_no
     ]))
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "4 处错误，没有导入任何得分" in page
-    for row, problem in ((3, "否决项“cadre_misconduk”不在清单中（应为 “cadre_misconduct”、"),
-                         (4, "否决项必须附上事实依据"), (5, "与第 2 行重复"), (6, "缺少组织编码")):
-        assert f'<td class="n">{row}</td>' in page and f"工作表“否决项”：{problem}" in page, problem
+    for row, column, problem in ((3, "否决项", "否决项“cadre_misconduk”不在清单中（应为 “cadre_misconduct”、"),
+                                 (4, "事实依据", "否决项必须附上事实依据"), (5, "否决项", "与第 2 行重复"),
+                                 (6, "组织编码", "缺少组织编码")):
+        assert (f'<td class="nowrap">否决项</td><td class="n">{row}</td><td class="nowrap">{column}</td>'
+                f'<td>{problem}') in page, problem
+    assert "<th>工作表</th>" in page
     assert scores_in_db() == 0 and db.session.scalar(select(func.count()).select_from(VetoMark)) == 0
 
 

@@ -158,7 +158,7 @@ def test_a_checklist_file_with_a_mistyped_veto_is_refused_at_its_row(pingyi, sim
                     "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--out", str(tmp_path / "o"))
     assert result.exit_code == 1
     assert "scores.xlsx 有 1 处错误" in result.output
-    assert "第 2 行，“否决项”列：工作表“否决项”：否决项“bribery”不在清单中（应为 “cadre_misconduct”、" in result.output
+    assert "工作表“否决项”第 2 行，“否决项”列：否决项“bribery”不在清单中（应为 “cadre_misconduct”、" in result.output
     assert not (tmp_path / "o").exists()
 
 
