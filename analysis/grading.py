@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .reasons import Trail, fmt, jsonable, pct, quoted, render_text
+from .reasons import Trail, apart, fmt, jsonable, pct, quoted, render_text
 
 EPS = 1e-9
 
@@ -81,7 +81,10 @@ class VetoSpec:
 
 @dataclass(frozen=True)
 class VoteShareSpec:
-    """A rule on the summed vote share of ``choices``: set or cap the grade, or raise a flag."""
+    """A rule on the summed vote share of ``choices`` on ``item``: set or cap the grade, or raise a flag.
+
+    ``item`` picks the rule's rows of a vote-share table that has an ``item`` column; two rules on
+    two items of one scale ("较差" on 政治素质, "较差" on 履职能力) must not read each other's shares."""
 
     choices: tuple[str, ...]
     comparison: Literal[">", ">=", "<", "<="]
@@ -91,6 +94,7 @@ class VoteShareSpec:
     flag: str = ""
     threshold_text: str = ""
     choice_labels: tuple[str, ...] = ()
+    item: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,7 +261,8 @@ def grade(components: pd.DataFrame, spec: GradingSpec, *, vetoes: pd.DataFrame |
     vetoes : DataFrame, optional
         ``subject``, ``veto`` (a veto key of the spec), ``evidence``.
     vote_shares : DataFrame, optional
-        ``subject``, ``choice``, ``share`` (0–1), ``n`` (ballots counted).
+        ``subject``, ``choice``, ``share`` (0–1), ``n`` (ballots counted), and ``item`` where the
+        rules are on more than one item.
     previous : DataFrame, optional
         ``subject``, ``grade`` of earlier campaigns; with several per subject, a ``campaign``
         column orders them (the last is last year).
@@ -320,8 +325,9 @@ def grade(components: pd.DataFrame, spec: GradingSpec, *, vetoes: pd.DataFrame |
             st["moved_from"] = past[-1]
             _apply_year_over_year(subject, st, past[-1], spec, trail)
 
-    # 7: quotas, counted after every other step
-    for quota in spec.quotas:
+    # 7: quotas, counted after every other step, from the highest grade down: a unit cut from one
+    # grade joins the next one's holders before that quota is counted
+    for quota in sorted(spec.quotas, key=lambda q: spec.rank(q.label), reverse=True):
         _apply_quota(quota, states, n_units, spec, trail)
 
     # 8: flags
@@ -461,7 +467,8 @@ def _threshold(subject: str, composite: float, spec: GradingSpec, trail: Trail) 
     for index, g in enumerate(spec.grades):
         if value >= g.minimum:
             above = spec.grades[index - 1] if index else None
-            text = f"综合得分 {fmt(composite)} ≥ {fmt(g.minimum)}（{g.label}线）"
+            lines = (g.minimum, above.minimum) if above is not None else (g.minimum,)
+            text = f"综合得分 {apart(composite, *lines)} ≥ {fmt(g.minimum)}（{g.label}线）"
             if above is not None:
                 text += f"且 < {fmt(above.minimum)}（{above.label}线）"
             trail.add(subject, "threshold", f"{text}，按分数线定为 {g.label}",
@@ -469,7 +476,8 @@ def _threshold(subject: str, composite: float, spec: GradingSpec, trail: Trail) 
             return g.label
     lowest = spec.grades[-1]
     trail.add(subject, "threshold",
-              f"综合得分 {fmt(composite)} < {fmt(lowest.minimum)}（{lowest.label}线），定为最低等次 {lowest.label}",
+              f"综合得分 {apart(composite, lowest.minimum)} < {fmt(lowest.minimum)}（{lowest.label}线），"
+              f"定为最低等次 {lowest.label}",
               composite=composite, minimum=lowest.minimum, grade=lowest.label)
     return lowest.label
 
@@ -506,9 +514,10 @@ def _apply_vote_shares(subject: str, st: dict[str, Any], shares: pd.DataFrame | 
         trail.add(subject, "vote_share", "无测评票数占比数据，票数占比规则未检查")
         return
     for rule in spec.vote_shares:
-        picked = shares[shares.choice.isin(rule.choices)]
+        own = shares[shares["item"] == rule.item] if rule.item and "item" in shares.columns else shares
+        picked = own[own.choice.isin(rule.choices)]
         share = float(picked.share.sum())
-        n = int(shares.n.max()) if "n" in shares.columns and len(shares) else None
+        n = int(own.n.max()) if "n" in own.columns and len(own) else None
         names = "、".join(f"「{c}」" for c in (rule.choice_labels or rule.choices))
         said = f"{names}票占 {pct(share)}" + (f"（n={n}）" if n is not None else "")
         threshold = rule.threshold_text or fmt(rule.threshold)
@@ -620,9 +629,9 @@ def _apply_year_over_year(subject: str, st: dict[str, Any], last: str, spec: Gra
         trail.add(subject, "year_over_year", f"上年等次 {last}，本年 {now_label}（{change}）",
                   previous=last, move=move)
         return
-    if st["vetoed"] and yoy.unless_veto:
+    if st["vetoed"] and yoy.unless_veto and move < 0:  # a veto caps at once; it never lifts a grade
         trail.add(subject, "year_over_year",
-                  f"上年等次 {last}，本年 {now_label}（{change}）；因否决规则已触发，不受每年升降 "
+                  f"上年等次 {last}，本年 {now_label}（{change}）；因否决规则已触发，不受每年最多降 "
                   f"{yoy.max_step} 级的限制", previous=last, move=move)
         return
     if abs(move) <= yoy.max_step:
@@ -639,14 +648,33 @@ def _apply_year_over_year(subject: str, st: dict[str, Any], last: str, spec: Gra
 
 
 def _tie_value(st: dict[str, Any], key: str) -> Any:
+    """A tie-break's value as the cut compares it: numbers rounded to 9 decimals as the thresholds
+    are (90.2 and 90.20000000000002 are one score, and the next key decides), a missing one None."""
     if key == "composite":
-        return st["composite"]
-    if key == "code":
-        return st["row"]["subject"]
-    if key not in st["row"]:
+        value = st["composite"]
+    elif key == "code":
+        return str(st["row"]["subject"])
+    elif key not in st["row"]:
         raise ValueError(f"名额的排序依据“{key}”要用各项得分表中的“{key}”列，但表中没有这一列"
                          "（若它是清单的一个类别，请检查清单得分里是否有这一类别的指标）")
-    return st["row"][key]
+    else:
+        value = st["row"][key]
+    if isinstance(value, str):
+        return value
+    return None if _missing(value) else round(float(value), 9)
+
+
+def _quota_order(holders: list[str], states: dict[str, dict[str, Any]], keys: tuple[TieBreakSpec, ...]
+                 ) -> list[str]:
+    """Holders in the tie-break order: one stable sort per key, the last key first, so each key
+    may run either way (codes too) and a missing value ranks behind every value in both."""
+    ordered = sorted(holders)  # a fixed start: the order of the input rows never decides
+    for t in reversed(keys):
+        def key(subject: str, t: TieBreakSpec = t) -> tuple:
+            value = _tie_value(states[subject], t.key)
+            return (value is not None) == t.descending, value if value is not None else 0
+        ordered.sort(key=key, reverse=t.descending)
+    return ordered
 
 
 def _apply_quota(quota: QuotaSpec, states: dict[str, dict[str, Any]], n_units: int,
@@ -660,17 +688,7 @@ def _apply_quota(quota: QuotaSpec, states: dict[str, dict[str, Any]], n_units: i
     if keys[-1].key != "code":  # a total order, so the cut never depends on row order
         keys = (*keys, TieBreakSpec("code", descending=False, label="编码"))
 
-    def sort_key(subject: str) -> tuple:
-        out = []
-        for t in keys:
-            value = _tie_value(states[subject], t.key)
-            if isinstance(value, str):
-                out.append(value)  # codes: ascending only
-            else:
-                out.append(-float(value) if t.descending else float(value))
-        return tuple(out)
-
-    ordered = sorted(holders, key=sort_key)
+    ordered = _quota_order(holders, states, keys)
     order_text = "、".join(f"{t.label or t.key}{'↓' if t.descending else '↑'}" for t in keys)
     head = (f"名额：{quota.label}不超过 {pct(quota.max_share)}（共 {n_units} 个单位，最多 "
             f"floor({fmt(quota.max_share)}×{n_units}) = {allowed} 个）；{len(ordered)} 个单位为 "
@@ -700,6 +718,8 @@ def _apply_quota(quota: QuotaSpec, states: dict[str, dict[str, Any]], n_units: i
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "缺"
     return value if isinstance(value, str) else fmt(float(value))
 
 
@@ -717,7 +737,8 @@ def _pay(subject: str, st: dict[str, Any], spec: GradingSpec, trail: Trail) -> f
     d = (st["composite"] - pay.base) / pay.base
     size = abs(round(d, 9))
     side = "高" if d > 0 else "低"
-    head = f"综合得分 {fmt(st['composite'])} 比基础分 {fmt(pay.base)} {side} {pct(size)}"
+    head = (f"综合得分 {apart(st['composite'], pay.base)} 比基础分 {fmt(pay.base)} {side} "
+            f"{apart(size, pay.band_low, pay.band_high, pay.cap, write=pct, digits=2)}")
     if size < pay.band_low:
         trail.add(subject, "pay", f"{head}，不足 {pct(pay.band_low)}，{what}不变",
                   deviation=d, adjustment=0.0)

@@ -58,6 +58,23 @@ def pct(share: float, digits: int = 2) -> str:
     return f"{fmt(share * 100, digits)}%"
 
 
+def apart(value: float, *lines: float, write=fmt, digits: int = 4) -> str:
+    """``value`` written as ``write`` does, with as many more decimals as it takes not to read
+    the same as a line it is compared with and differs from: a composite of 89.99997 beside the
+    line 90 is written 89.99997, not "90 < 90".
+
+    Examples
+    --------
+    >>> apart(89.99997, 80, 90), apart(89.16, 80, 90), apart(0.0999996, 0.1, write=pct, digits=2)
+    ('89.99997', '89.16', '9.99996%')
+    """
+    for more in range(digits, 10):
+        text = write(value, more)
+        if all(round(value, 9) == round(line, 9) or text != write(line, more) for line in lines):
+            return text
+    return write(value, 9)
+
+
 @dataclass(frozen=True)
 class Reason:
     """One step of the trail: which subject, in which order, of what kind, with which numbers."""

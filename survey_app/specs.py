@@ -43,7 +43,7 @@ def grading_spec(scheme: Scheme, library: Mapping[str, Definition]) -> GradingSp
             names = {c.key: c.label for s in questionnaire.scales for c in s.choices}
         vote_shares.append(VoteShareSpec(rule.choices, rule.comparison, rule.threshold, rule.effect,
                                          rule.grade, rule.flag, rule.threshold_text,
-                                         tuple(names.get(c, c) for c in rule.choices)))
+                                         tuple(names.get(c, c) for c in rule.choices), rule.item))
     yoy = scheme.year_over_year
     pay = scheme.pay_link
     rect = scheme.rectification

@@ -90,9 +90,9 @@ def vote_shares(ratings: pd.DataFrame, scheme: Scheme) -> pd.DataFrame | None:
             answers = answers[answers["questionnaire"] == rule.questionnaire]
         counts = answers.groupby(["subject", "choice"]).size().rename("count").reset_index()
         totals = counts.groupby("subject")["count"].transform("sum")
-        counts["share"], counts["n"] = counts["count"] / totals, totals
-        rows.append(counts[["subject", "choice", "share", "n"]])
-    return pd.concat(rows).drop_duplicates(["subject", "choice"]) if rows else None
+        counts["share"], counts["n"], counts["item"] = counts["count"] / totals, totals, rule.item
+        rows.append(counts[["item", "subject", "choice", "share", "n"]])
+    return pd.concat(rows).drop_duplicates(["item", "subject", "choice"]) if rows else None
 
 
 def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.DataFrame, *,

@@ -69,7 +69,7 @@ def test_baishan_villages_stars_veto_year_over_year_and_town_rollup():
     v03 = steps(result, "V03")
     assert ("一票否决：发生越级集体上访且造成不良影响（2023年5月越级集体上访） → 等次封顶 二星，由 三星 降为 二星"
             in v03)
-    assert "上年等次 四星，本年 二星（降 2 级）；因否决规则已触发，不受每年升降 1 级的限制" in v03
+    assert "上年等次 四星，本年 二星（降 2 级）；因否决规则已触发，不受每年最多降 1 级的限制" in v03
 
     rollup = result.rollup.set_index("parent")
     # T1: 2 of 2 villages at 四星 or better = 100% ≥ 50% → 五星
