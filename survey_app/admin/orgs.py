@@ -15,6 +15,7 @@ from wtforms import SelectField
 from survey_app.admin import bp
 from survey_app.admin.widgets import options
 from survey_app.admin.access import require_org, roles, visible_orgs
+from survey_app.admin.paging import PER_PAGE, page_of
 from survey_app.extensions import db
 from survey_app.models import Organisation, Person
 from survey_app.services import imports
@@ -54,11 +55,11 @@ def org(code: str) -> str:
     if organisation is None:
         abort(404)
     require_org(organisation.id)
-    page = max(1, request.args.get("page", 1, type=int))
+    total = db.session.scalar(select(func.count()).select_from(Person).where(Person.org_id == organisation.id))
+    page = page_of(total)
     people = db.session.scalars(select(Person).where(Person.org_id == organisation.id)
                                 .order_by(Person.category, Person.person_key)
-                                .limit(100).offset((page - 1) * 100)).all()
-    total = db.session.scalar(select(func.count()).select_from(Person).where(Person.org_id == organisation.id))
+                                .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("admin/org.html", org=organisation, people=people, page=page, total=total)
 
 
@@ -77,7 +78,7 @@ def import_rosters() -> str | tuple[str, int]:
             if path.stat().st_size > current_app.config["MAX_IMPORT_BYTES"]:
                 abort(413)
             importer = imports.import_orgs if form.kind.data == "orgs" else imports.import_people
-            report = importer(path, actor=current_user.username)
+            report = importer(path, actor=current_user)
         if not report.ok:
             return render_template("admin/import.html", form=form, report=report), 422
     elif request.method == "POST":

@@ -73,6 +73,7 @@ def close_poster(poster_id: int) -> Response:
     poster = db.session.get(Poster, poster_id)
     if poster is None or not FlaskForm().validate_on_submit():
         abort(404 if poster is None else 400)
-    service.close_poster(poster, actor=current_user)
+    if not service.close_poster(poster, actor=current_user):
+        flash(_("This poster was already taken down."), "error")
     sheet = db.session.get(BallotSheet, poster.sheet_id)
     return redirect(url_for("admin.posters", slug=sheet.campaign.slug), 303)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 from survey_app.admin import bp
 from survey_app.admin.widgets import options
 from survey_app.admin.access import ROLE_LABELS, roles
+from survey_app.admin.paging import PER_PAGE, page_of
 from survey_app.extensions import db
 from survey_app.models import AuditEntry, Organisation, User
 from survey_app.models.user import ROLES
@@ -58,10 +59,10 @@ class UserForm(FlaskForm):
 @bp.get("/audit")
 @roles("admin")
 def audit_log() -> str:
-    page = max(1, request.args.get("page", 1, type=int))
-    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
-                                 .limit(100).offset((page - 1) * 100)).all()
     total = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    page = page_of(total)
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
+                                 .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("admin/audit.html", entries=entries, page=page, total=total,
                            details={e.id: json.loads(e.detail or "{}") for e in entries}, actions=ACTIONS)
 
@@ -81,7 +82,8 @@ def users() -> Response | str | tuple[str, int]:
             return render_template("admin/users.html", form=form, users=_all()), 422
         flash(_("Account created."))
         return redirect(url_for("admin.users"), 303)
-    return render_template("admin/users.html", form=form, users=_all())
+    refused = form.is_submitted()  # a form sent and not valid: its errors are shown beside the fields
+    return render_template("admin/users.html", form=form, users=_all()), 422 if refused else 200
 
 
 def _all() -> list:

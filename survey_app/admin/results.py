@@ -49,7 +49,11 @@ def grades(slug: str) -> str:
 @bp.post("/campaigns/<slug>/grade")
 @roles("admin", "analyst")
 def run_grading(slug: str) -> Response:
+    """Grading is campaign-wide (quotas and roll-ups count every unit), so a user limited to one
+    town may read its grades but not re-grade the district."""
     campaign = _campaign(slug)
+    if current_user.scope_org_id is not None:
+        abort(403)
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
@@ -114,9 +118,12 @@ def update_line(line_id: int) -> Response:
     except ValueError:
         flash(_("Dates are written like 2026-12-31."), "error")
         return redirect(url_for("admin.rectification", slug=line_campaign_slug(line)), 303)
-    before = (line.status, line.owner, str(line.deadline), line.note)
-    line.owner = form.get("owner", line.owner)[:100]
-    line.note = form.get("note", line.note)[:2000]
+    owner, note = form.get("owner", line.owner), form.get("note", line.note)
+    if len(owner) > 100 or len(note) > 2000:  # the page's inputs say so too; cutting would lose words unseen
+        flash(_("The owner takes at most 100 characters and the note at most 2000."), "error")
+        return redirect(url_for("admin.rectification", slug=line_campaign_slug(line)), 303)
+    before = (line.status, line.owner, str(line.deadline), str(line.done_on or ""), line.note)
+    line.owner, line.note = owner, note
     line.deadline = deadline
     if status == "done":
         line.done_on = done_on or line.done_on or date.today()
@@ -125,7 +132,8 @@ def update_line(line_id: int) -> Response:
     line.status = status
     line.revision += 1
     audit.record(current_user, "update_rectification", f"{line.subject_key}:{line.indicator_key}",
-                 before=before, after=(line.status, line.owner, str(line.deadline), line.note))
+                 before=before, after=(line.status, line.owner, str(line.deadline), str(line.done_on or ""),
+                                       line.note))
     db.session.commit()
     return redirect(url_for("admin.rectification", slug=line_campaign_slug(line)), 303)
 

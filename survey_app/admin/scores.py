@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -29,7 +29,8 @@ GRADED_KINDS = ("village", "community", "office", "branch")
 
 
 class UploadForm(FlaskForm):
-    file = FileField(validators=[FileRequired()])
+    file = FileField(validators=[FileRequired("请选择要上传的文件"),
+                                 FileAllowed(["xlsx", "csv"], "只支持 .xlsx 和 .csv 文件")])
 
 
 def _checklist(campaign: Campaign) -> Checklist:
@@ -130,7 +131,10 @@ def checklist_upload(slug: str) -> Response | tuple[str, int]:
     sheet = _checklist(campaign)
     form = UploadForm()
     if not form.validate_on_submit():
-        abort(400)
+        if not form.file.errors:
+            abort(400)
+        return render_template("admin/checklist_upload.html", campaign=campaign,
+                               message="；".join(map(str, form.file.errors)), errors=[]), 422
     allowed = {o.code for o in _units()}
     with tempfile.TemporaryDirectory() as folder:
         name = Path(form.file.data.filename or "upload.xlsx").name
@@ -172,7 +176,8 @@ def add_veto(slug: str) -> Response:
     try:
         checklists.mark_veto(campaign, org.code, request.form.get("veto", ""), request.form.get("stage", "panel"),
                              request.form.get("evidence", ""), actor=current_user)
-    except checklists.ScoreError as exc:
+    except (checklists.ScoreError, CampaignError) as exc:  # CampaignError: a scheme without a checklist
+        db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for("admin.checklist", slug=slug, org=org.code), 303)
 
@@ -184,9 +189,12 @@ def withdraw_veto(mark_id: int) -> Response:
     if mark is None or not FlaskForm().validate_on_submit():
         abort(404 if mark is None else 400)
     require_org(mark.org_id)
-    mark.withdrawn_at = utcnow()
-    audit.record(current_user, "withdraw_veto", str(mark.id), veto=mark.veto_key)
-    db.session.commit()
+    if mark.withdrawn_at is not None:  # a second click, or a stale page: the first withdrawal's day stands
+        flash(_("This veto was already withdrawn."), "error")
+    else:
+        mark.withdrawn_at = utcnow()
+        audit.record(current_user, "withdraw_veto", str(mark.id), veto=mark.veto_key)
+        db.session.commit()
     org = db.session.get(Organisation, mark.org_id)
     campaign = db.session.get(Campaign, mark.campaign_id)
     return redirect(url_for("admin.checklist", slug=campaign.slug, org=org.code), 303)

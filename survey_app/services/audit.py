@@ -8,6 +8,11 @@ from survey_app.extensions import db
 from survey_app.models import AuditEntry, User
 
 
+def user_id(actor: object) -> int | None:
+    """The account behind an actor, for the rows that name who entered them (None for the CLI)."""
+    return actor.id if isinstance(actor, User) else None
+
+
 def record(actor: User | str | None, action: str, target: str = "", **detail: Any) -> AuditEntry:
     if isinstance(actor, User):
         user_id, name = actor.id, actor.username

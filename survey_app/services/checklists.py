@@ -54,11 +54,11 @@ def record_scores(campaign: Campaign, scores: list[ScoreIn], *, actor: object = 
         row = existing.get(key)
         if row is None:
             row = ChecklistScore(campaign_id=campaign.id, org_id=key[0], indicator_key=s.indicator,
-                                 stage=s.stage, score=s.score)
+                                 stage=s.stage, score=s.score, entered_by=audit.user_id(actor))
             db.session.add(row)
             existing[key] = row
         else:
-            row.score = s.score
+            row.score, row.entered_by = s.score, audit.user_id(actor)
     audit.record(actor, "record_scores", campaign.slug, count=len(scores))
     if commit:
         db.session.commit()
@@ -85,7 +85,7 @@ def mark_veto(campaign: Campaign, org_code: str, veto_key: str, stage: str, evid
     if standing is not None:
         return standing
     mark = VetoMark(campaign_id=campaign.id, org_id=org.id, veto_key=veto_key, stage=stage,
-                    evidence=evidence.strip())
+                    evidence=evidence.strip(), marked_by=audit.user_id(actor))
     db.session.add(mark)
     audit.record(actor, "mark_veto", org_code, veto=veto_key, stage=stage)
     if commit:

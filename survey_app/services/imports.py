@@ -97,7 +97,7 @@ def _org_kind(row: Row, has_parent: bool) -> str | None:
     return None
 
 
-def import_orgs(path: str | Path, *, actor: str = "cli", progress: Progress | None = None
+def import_orgs(path: str | Path, *, actor: object = "cli", progress: Progress | None = None
                 ) -> ImportReport:
     """Create or update organisations by code; parents may come earlier, later or from the database."""
     report = ImportReport(Path(path).name)
@@ -214,7 +214,7 @@ def _party(text: str) -> bool | None:
     return None
 
 
-def import_people(path: str | Path, *, actor: str = "cli", progress: Progress | None = None
+def import_people(path: str | Path, *, actor: object = "cli", progress: Progress | None = None
                   ) -> ImportReport:
     """Create or update people by 人员编号 (or organisation + name + role when there is none)."""
     report = ImportReport(Path(path).name)

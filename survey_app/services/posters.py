@@ -77,10 +77,14 @@ def find(slug: str) -> PosterContext | None:
     return PosterContext(poster.id, poster.slug, poster.sheet_id, campaign, poster.closed_at is not None)
 
 
-def close_poster(poster: Poster, *, actor: object = "cli") -> None:
+def close_poster(poster: Poster, *, actor: object = "cli") -> bool:
+    """Take a poster down; False if it already was (the first day it was taken down stands)."""
+    if poster.closed_at is not None:
+        return False
     poster.closed_at = utcnow()
     audit.record(actor, "close_poster", str(poster.id))
     db.session.commit()
+    return True
 
 
 def fingerprint(campaign: Campaign, address: str) -> str:

@@ -188,4 +188,5 @@ def test_grading_opens_ledger_lines_that_are_closed_one_by_one_and_exported(app,
     assert statuses.count("已销号") == 1 and len(statuses) == len(lines)
     logged = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "update_rectification")
                                 .order_by(AuditEntry.id)).first()
-    assert json.loads(logged.detail)["after"] == ["done", "张书记", "2027-02-28", "已整改"], "the note is logged too"
+    assert json.loads(logged.detail)["after"] == ["done", "张书记", "2027-02-28", "2026-12-01", "已整改"], \
+        "the done-on day and the note are logged too"

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from survey_app.extensions import db
-from survey_app.models import AuditEntry, Ballot, Campaign, Token, TokenBatch
+from survey_app.models import AuditEntry, Ballot, Campaign, Poster, Token, TokenBatch
 from survey_app.services import campaigns, posters, rehearsal, tokens
 from survey_app.services.sheets import sheet_definition
 from survey_app.services.export import ratings_frame
@@ -37,8 +37,8 @@ def test_a_rehearsal_runs_end_to_end_and_its_purge_leaves_nothing_behind(app, vo
     assert ratings_frame(db.session.get(Campaign, cid)).empty, "rehearsal ballots never reach results"
 
     counts = rehearsal.purge_rehearsal(db.session.get(Campaign, cid))
-    assert counts == {"ballots": 4, "codes": 5}
-    assert (count(Ballot), count(Token), count(TokenBatch)) == (0, 0, 0)
+    assert counts == {"ballots": 4, "codes": 5, "codes_reset": 0, "posters": 1}
+    assert (count(Ballot), count(Token), count(TokenBatch), count(Poster)) == (0, 0, 0, 0)
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "purge_rehearsal")).one()
     assert '"ballots": 4' in entry.detail
 
@@ -49,6 +49,32 @@ def test_a_rehearsal_runs_end_to_end_and_its_purge_leaves_nothing_behind(app, vo
     real = tokens.display(tokens.issue_tokens(db.session.get(type(sheets["V1"]), sheet_id), 1).codes[0])
     assert voter.vote(real, full_answers(q, subjects)).status_code == 200
     assert set(db.session.scalars(select(Ballot.mode))) == {"token"}
+
+
+def test_a_purge_keeps_the_codes_issued_before_the_rehearsal_and_frees_one_a_tester_used(app, voter):
+    """The purge used to delete every batch of the campaign, the real slips printed in draft too."""
+    campaign, sheets = open_campaign(open_it=False)
+    cid, sheet_id = campaign.id, sheets["V1"].id
+    q, subjects = sheet_definition(sheets["V1"])
+    real = [tokens.display(c) for c in tokens.issue_tokens(sheets["V1"], 3).codes]  # printed in draft
+    early = posters.create_poster(sheets["V1"]).id  # put up in draft: a real poster
+    rehearsal.start_rehearsal(db.session.get(Campaign, cid))
+    test = [tokens.display(c) for c in tokens.issue_tokens(db.session.get(type(sheets["V1"]), sheet_id), 2).codes]
+    posters.create_poster(db.session.get(type(sheets["V1"]), sheet_id))  # a test poster
+    assert voter.vote(real[0], full_answers(q, subjects)).status_code == 200  # a tester tries a real slip
+    assert voter.vote(test[0], full_answers(q, subjects)).status_code == 200
+    db.session.remove()
+
+    counts = rehearsal.purge_rehearsal(db.session.get(Campaign, cid))
+    assert counts == {"ballots": 2, "codes": 2, "codes_reset": 1, "posters": 1}
+    assert count(Ballot) == 0 and count(TokenBatch) == 1 and count(Token) == 3
+    assert set(db.session.scalars(select(Token.status))) == {"unused"}
+    assert [p.id for p in db.session.scalars(select(Poster))] == [early]
+    campaigns.open_campaign(db.session.get(Campaign, cid))
+    for code in real:  # every real slip casts in the real run, the one tried in the rehearsal too
+        assert voter.vote(code, full_answers(q, subjects)).status_code == 200, code
+    assert voter.open(test[1]).status_code == 404
+    assert set(db.session.scalars(select(Ballot.mode))) == {"token"} and count(Ballot) == 3
 
 
 def paper_key_in(staff, code: str, answers: dict):
