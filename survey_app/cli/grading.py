@@ -11,7 +11,7 @@ from forms import DefinitionError
 from forms.loader import builtin_library, load_many
 from forms.schema import Checklist, Scheme
 from survey_app.cli.usage import refuse_beside_campaign
-from survey_app.services.grading import GradingInputError, grade_tables
+from survey_app.services.grading import GradingInputError, grade_tables, without_excluded
 from survey_app.services.ledger_files import ScoreFileError, read_checklist_scores, write_grades
 
 
@@ -28,7 +28,8 @@ from survey_app.services.ledger_files import ScoreFileError, read_checklist_scor
               help="上一次测评活动的 grades.csv（列：subject、grade），用于逐年升降规则。")
 @click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="pingyi export 导出的评分表（.csv、.xlsx 或 .parquet），用于得票比例规则"
-                   "（如不称职票超过三分之一）和测评维度的整改项。")
+                   "（如不称职票超过三分之一）和测评维度的整改项；--results 旁的 flags.csv 中"
+                   "排除的选票不计。")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="输出目录：写入 grades.csv、grades.json、reasons.txt 和 rectification.xlsx。")
 @click.pass_context
@@ -102,6 +103,13 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
     frame = _read_table(results, ("subject", "row_type"), "应为 pingyi analyze 写出的 results.csv", dtype={"subject": str})
     ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), "应为 pingyi export 导出的评分表",
                                 reader=read_ratings) if ratings else None
+    flags = None
+    if ratings_frame is not None and (beside := results.with_name("flags.csv")).exists():
+        # the same analysis' exclusions: a ballot it left out of the scores counts for no vote share either
+        flags = _read_table(beside, ("ballot_id", "excluded"), "应为 pingyi analyze 写出的 flags.csv",
+                            dtype={"ballot_id": str})
+        left_out = len(ratings_frame) - len(without_excluded(ratings_frame, flags))
+        click.echo(f"得票比例和测评维度不计 {beside.name} 中排除的选票（{left_out} 条答案）。")
     last = _read_table(previous, ("subject", "grade"), "应为上一次评定写出的 grades.csv", dtype=str) if previous else None
     if last is not None:  # a campaign column tells several years apart; grading reads it
         last = last[[c for c in ("subject", "grade", "campaign") if c in last.columns]]
@@ -111,7 +119,7 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
     subjects["parent"] = subjects["subject"].map(named["parent"].replace("", None)) if "parent" in named else None
     try:
         return grade_tables(scheme, library, frame, subjects=subjects, checklist_scores=scores, vetoes=vetoes,
-                            ratings=ratings_frame, previous=last)
+                            ratings=ratings_frame, previous=last, excluded_ballots=flags)
     except (GradingInputError, ValueError, DefinitionError) as exc:
         raise click.ClickException(str(exc)) from None
 

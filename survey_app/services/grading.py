@@ -98,9 +98,14 @@ def vote_shares(ratings: pd.DataFrame, scheme: Scheme) -> pd.DataFrame | None:
 def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.DataFrame, *,
                  subjects: pd.DataFrame, checklist_scores: pd.DataFrame | None = None,
                  vetoes: pd.DataFrame | None = None, ratings: pd.DataFrame | None = None,
-                 previous: pd.DataFrame | None = None, start: date | None = None) -> GradingOutcome:
-    """Grade from plain tables: the path shared by the database and the file-only command."""
+                 previous: pd.DataFrame | None = None, start: date | None = None,
+                 excluded_ballots: pd.DataFrame | None = None) -> GradingOutcome:
+    """Grade from plain tables: the path shared by the database and the file-only command.
+
+    ``excluded_ballots`` is the analysis' flags table: a ballot it excludes (a speeder, say)
+    counts for no vote share and no weak dimension either, as it counts for no score."""
     spec = grading_spec(scheme, library)
+    ratings = without_excluded(ratings, excluded_ballots)
     components, skipped = split_complete(components_frame(scheme, library, results, checklist_scores, subjects),
                                          scheme)
     if components.empty:
@@ -122,6 +127,13 @@ def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.
         names = dict(zip(outcome.grades["subject"], outcome.grades["name"]))
         ledger.insert(1, "name", ledger["subject"].map(names).fillna(""))
     return GradingOutcome(outcome, ledger, components, skipped)
+
+
+def without_excluded(ratings: pd.DataFrame | None, flags: pd.DataFrame | None) -> pd.DataFrame | None:
+    if ratings is None or flags is None or flags.empty or not {"ballot_id", "excluded"} <= set(flags.columns):
+        return ratings
+    excluded = flags.loc[flags["excluded"].astype(str).str.lower().isin(("true", "1")), "ballot_id"].astype(str)
+    return ratings[~ratings["ballot_id"].astype(str).isin(set(excluded))] if "ballot_id" in ratings else ratings
 
 
 def weak_dimensions(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mapping[str, Definition], spec,  # type: ignore[no-untyped-def]
@@ -200,7 +212,7 @@ def grade_campaign(campaign: object, *, actor: object = "cli") -> GradingOutcome
     analysis = analyze_campaign(campaign, ratings=ratings)
     outcome = grade_tables(scheme, library, analysis.results, subjects=pd.DataFrame(subjects),
                            checklist_scores=scores if has_checklist else None, vetoes=vetoes,
-                           ratings=ratings, previous=previous)
+                           ratings=ratings, previous=previous, excluded_ballots=analysis.flags)
     _store(campaign, outcome, GradeRecord, RectificationLine, db)
     audit.record(actor, "grade_campaign", campaign.slug, subjects=len(outcome.result.grades),  # type: ignore[attr-defined]
                  ledger_lines=len(outcome.ledger))

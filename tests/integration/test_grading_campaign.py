@@ -125,6 +125,7 @@ def test_grading_from_files_needs_no_database(pingyi, simulated, tmp_path):
                         "--scheme", "forms/templates/baishan_five_star_scheme.yaml", "--ratings", str(exported),
                         "--out", str(folder))
         assert result.exit_code == 0, result.output
+        assert "得票比例和测评维度不计 flags.csv 中排除的选票（" in result.output  # the analysis' own exclusions
         ledgers.append(list(load_workbook(folder / "rectification.xlsx").active.iter_rows(values_only=True)))
     assert ledgers[0] == ledgers[1] == ledgers[2]
     assert any("（测评维度）" in str(cell) for row in ledgers[0] for cell in row), ledgers[0]

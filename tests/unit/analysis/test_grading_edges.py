@@ -198,3 +198,29 @@ def test_the_pay_step_never_writes_a_deviation_that_contradicts_its_own_comparis
     text = result.reasons.query("kind == 'pay'").text.iloc[0]
     written, limit = re.search(r"高 ([\d.]+)%，不足 ([\d.]+)%", text).groups()
     assert float(written) < float(limit), text
+
+
+# ---------------------------------------------------------------- excluded ballots
+
+def test_a_ballot_the_analysis_excludes_counts_for_no_vote_share():
+    # Suixi: 不称职 votes above 1/3 ⇒ 不称职. Six verdicts on P1: 3 incompetent = 50% > 1/3 ⇒ 不称职.
+    # Two of those three came from ballots the analysis excluded (speeders): 1 of 4 = 25%, not above
+    # 1/3, so the group scores (80 ≥ 70) decide: 称职. It used to count every ballot.
+    from survey_app.services.grading import grade_tables
+
+    scheme = LIBRARY["suixi_cadre_grades"]
+    results = pd.DataFrame({"subject": ["P1"] * 3, "row_type": ["group"] * 3, "score": [80.0] * 3,
+                            "rater_group": ["town_cadre", "member", "village_rep"]})
+    ratings = pd.DataFrame({"ballot_id": [f"b{i}" for i in range(6)], "subject": "P1",
+                            "questionnaire": "cadre_evaluation", "item": "verdict", "value": 0.0,
+                            "choice": ["incompetent"] * 3 + ["competent"] * 3})
+    flags = pd.DataFrame({"ballot_id": ["b0", "b1", "b3"], "flag": ["speeder", "speeder", "incomplete"],
+                          "excluded": [True, True, False]})
+    subjects = pd.DataFrame({"subject": ["P1"], "name": ["王某"], "parent": [None]})
+    counted = grade_tables(scheme, LIBRARY, results, subjects=subjects, ratings=ratings)
+    assert counted.result.grades.grade.tolist() == ["不称职"]
+    cleaned = grade_tables(scheme, LIBRARY, results, subjects=subjects, ratings=ratings, excluded_ballots=flags)
+    assert cleaned.result.grades.grade.tolist() == ["称职"]
+    # and 称职 votes below 2/3 ⇒ 诫勉谈话: 3 of 6 = 50% counted whole, 3 of 4 = 75% without the two
+    assert "诫勉谈话" in counted.result.grades["flags"].iloc[0]
+    assert "诫勉谈话" not in cleaned.result.grades["flags"].iloc[0]
