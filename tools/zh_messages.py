@@ -56,6 +56,7 @@ ZH = {
     "The submission could not be accepted": "提交的内容无法接受",
     "Nothing was stored. Please open the ballot again from your slip.": "没有保存任何内容，请重新扫描测评票打开测评页面。",
     # admin desk
+    '%(name)s is not graded, so no veto can be marked on it.': '“%(name)s”不参加评定，不能标记否决项。',
     '%(count)d ballot sheets added.': '已添加 %(count)d 张测评票。',
     '%(count)d codes issued. Download the slips below.': '已发放 %(count)d 个测评码，请在下方下载测评票。',
     'A villager questionnaire makes one sheet per village under the organisation; a cadre questionnaire makes one sheet rating all its cadres.': '群众测评表为该组织下的每个村生成一张测评票；干部测评表生成一张测评票，评价其全部干部。',

@@ -173,6 +173,9 @@ def add_veto(slug: str) -> Response:
     if org is None or not FlaskForm().validate_on_submit():
         abort(400)
     require_org(org.id)
+    if org.kind not in GRADED_KINDS:  # as the score file refuses it: a town is graded from its villages
+        flash(_("%(name)s is not graded, so no veto can be marked on it.", name=org.name), "error")
+        return redirect(url_for("admin.checklist", slug=slug), 303)
     try:
         checklists.mark_veto(campaign, org.code, request.form.get("veto", ""), request.form.get("stage", "panel"),
                              request.form.get("evidence", ""), actor=current_user)

@@ -215,3 +215,24 @@ def test_an_import_at_the_desk_is_logged_with_its_user_id_like_other_actions(app
     user_id = db.session.scalar(select(User.id).where(User.username == "importer2"))
     assert login.user_id == user_id
     assert (entry.actor, entry.user_id) == ("importer2", user_id)
+
+
+# --- a veto on a town, and an admin limited to a town, are refused ----------------------------------
+
+def test_a_veto_on_a_town_is_refused_like_the_score_file_refuses_it(app):
+    open_campaign(villages=1)
+    admin = make_staff(app, "townveto", "admin")
+    response = admin.post("/admin/campaigns/t2026/vetoes", data={
+        "csrf_token": admin.token("/admin/campaigns/t2026/checklist"), "org": "T1", "veto": "cadre_misconduct",
+        "stage": "panel", "evidence": "纪委通报"})
+    assert response.status_code == 303 and count(VetoMark) == 0
+    assert "不参加评定，不能标记否决项" in admin.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_admin_cannot_be_limited_to_a_town(app):
+    from survey_app.services.users import UserError, create_user
+
+    open_campaign(villages=1)
+    with pytest.raises(UserError, match="管理员管理整个区，不能限定范围"):
+        create_user("townadmin", "long-enough-password", "admin", scope_code="T1")
+    assert create_user("townanalyst", "long-enough-password", "analyst", scope_code="T1").scope_org_id is not None
