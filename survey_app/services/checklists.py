@@ -59,7 +59,8 @@ def record_scores(campaign: Campaign, scores: list[ScoreIn], *, actor: object = 
             existing[key] = row
         else:
             row.score, row.entered_by = s.score, audit.user_id(actor)
-    audit.record(actor, "record_scores", campaign.slug, count=len(scores))
+    audit.record(actor, "record_scores", campaign.slug, count=len(scores),
+                 orgs=sorted({s.org_code for s in scores}))  # whose scores: a count alone says little
     if commit:
         db.session.commit()
     return len(scores)

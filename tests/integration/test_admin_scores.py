@@ -43,7 +43,7 @@ def test_an_assessor_enters_scores_and_one_above_full_marks_saves_nothing(app, c
     stored = dict(db.session.execute(select(ChecklistScore.indicator_key, ChecklistScore.score)).all())
     assert stored == {first.key: first.points, second.key: second.points / 2}
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "record_scores")).one()
-    assert entry.actor == "checker"
+    assert entry.actor == "checker" and json.loads(entry.detail) == {"count": 2, "orgs": ["T1V1"]}
 
 
 def test_an_analyst_may_read_the_scores_but_not_change_them(app, campaign):
