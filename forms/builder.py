@@ -5,21 +5,53 @@ villager sheet share one shape, and the casting service can map every field back
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from wtforms import DecimalField, Form, RadioField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from forms.schema import Questionnaire
 
 REQUIRED_MESSAGE = "请选择一项"
 NUMBER_MESSAGE = "请填写 {low:g} 到 {high:g} 之间的数"
+WHOLE_MESSAGE = "请填写 {low:g} 到 {high:g} 之间的整数"
 
 
 def field_name(subject: str, item: str) -> str:
     return f"{subject}__{item}"
+
+
+def on_step(value: float, low: float, step: float | None) -> bool:
+    """Whether ``value`` is one of the scale's points: 7.5 is no answer on a scale of whole points.
+
+    >>> on_step(7.0, 1, 1), on_step(7.5, 1, 1), on_step(7.5, 0, 0.5), on_step(7.3, 0, None)
+    (True, False, True, True)
+    """
+    if not step:
+        return True
+    steps = (value - low) / step
+    return abs(steps - round(steps)) < 1e-9
+
+
+class OnScale:
+    """A finite number within the scale and on its steps. Decimal parses "sNaN" and "Infinity",
+    which compare (or convert) only with an exception: they are refused here with the message."""
+
+    def __init__(self, low: float, high: float, step: float | None, message: str):
+        self.low, self.high, self.step, self.message = low, high, step, message
+
+    def __call__(self, _form: Form, field: DecimalField) -> None:
+        if field.data is None:
+            return
+        try:
+            number = float(field.data)
+        except (ValueError, OverflowError):
+            raise ValidationError(self.message) from None
+        if not (math.isfinite(number) and self.low <= number <= self.high and on_step(number, self.low, self.step)):
+            raise ValidationError(self.message)
 
 
 def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
@@ -29,7 +61,7 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
     ``base`` is ``wtforms.Form`` here and ``flask_wtf.FlaskForm`` in the web layer, which adds
     CSRF; ``messages`` lets the caller pass translated error texts.
     """
-    texts = {"required": REQUIRED_MESSAGE, "number": NUMBER_MESSAGE, **(messages or {})}
+    texts = {"required": REQUIRED_MESSAGE, "number": NUMBER_MESSAGE, "whole": WHOLE_MESSAGE, **(messages or {})}
     attrs: dict[str, Any] = {}
     for subject in subjects:
         for item in questionnaire.items:
@@ -38,10 +70,10 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
             name = field_name(subject, item.key)
             if scale.is_numeric:
                 low, high = scale.bounds()
+                wording = texts["whole"] if scale.step == 1 else texts["number"]
                 attrs[name] = DecimalField(
                     item.label, places=None,
-                    validators=check + [NumberRange(low, high, message=texts["number"].format(
-                        low=low, high=high))])
+                    validators=check + [OnScale(low, high, scale.step, wording.format(low=low, high=high))])
             else:
                 attrs[name] = RadioField(
                     item.label, choices=[SelectChoice(c.key, c.label) for c in scale.choices],

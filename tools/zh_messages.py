@@ -6,6 +6,10 @@ ZH = {
     "Please enter your voting code": "请输入测评码",
     "Please choose one": "请选择一项",
     "Please give a number from {low:g} to {high:g}": "请填写 {low:g} 到 {high:g} 之间的数",
+    "Please give a whole number from {low:g} to {high:g}": "请填写 {low:g} 到 {high:g} 之间的整数",
+    "Your vote was not stored. Please scan the poster again and submit the ballot.": "您的测评没有保存，请重新扫描海报上的二维码并提交。",
+    "This poster is no longer in use": "此海报已停止使用",
+    "Voting through this poster has ended. Please ask the village committee how to take part.": "通过此海报的测评已经结束，如需参加请咨询村委会。",
     "A voting code has 10 letters and digits, like 7KQ3M-X9TRD":
         "测评码由 10 位字母和数字组成，例如 7KQ3M-X9TRD",
     "This code does not exist. Please check it against your slip.": "测评码不存在，请对照测评票仔细核对。",

@@ -81,10 +81,15 @@ def paper_record(slug: str) -> Response | tuple[str, int]:
     """Store the answers as ticked on paper, through the same casting service as online votes."""
     campaign = _campaign(slug)
     code, context, refusal = _check(campaign, request.form.get("code"))
+    nonce = request.form.get("nonce", "")
+    if refusal == "used" and code and 8 <= len(nonce) <= 64 and casting.recorded_before(code, nonce):
+        flash(MESSAGES["recorded"])  # the same slip sent twice (a double click): it is stored once
+        return redirect(url_for("admin.paper", slug=slug), 303)
     if refusal or context is None or code is None:
         flash(MESSAGES[refusal or "unknown"], "error")
         return redirect(url_for("admin.paper", slug=slug), 303)
-    if any(n not in context.sheet.fields and n not in NONCE_FIELDS and n != "code" for n in request.form):
+    if any(len(values) > 1 or (n not in context.sheet.fields and n not in NONCE_FIELDS and n != "code")
+           for n, values in request.form.lists()):  # a field twice, or one not on the sheet: as online
         abort(400)
     form = _form_class(context)()
     if not form.validate():

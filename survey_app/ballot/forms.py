@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from forms.builder import build_form, field_name
+from forms.builder import build_form, field_name, on_step
 from forms.schema import Questionnaire
 from survey_app.services.casting import AnswerIn
 from survey_app.services.sheets import SheetInfo
@@ -38,7 +38,8 @@ def ballot_form_class(stamp: tuple, questionnaire: Questionnaire, subjects: Sequ
     if cls is None:
         cls = build_form(questionnaire, subjects, base=BallotBase,
                          messages={"required": _("Please choose one"),
-                                   "number": _("Please give a number from {low:g} to {high:g}")})
+                                   "number": _("Please give a number from {low:g} to {high:g}"),
+                                   "whole": _("Please give a whole number from {low:g} to {high:g}")})
         _CLASSES[key] = cls
     return cls
 
@@ -66,7 +67,7 @@ def quick_answers(fields: Mapping[str, str], info: SheetInfo) -> list[AnswerIn] 
                 number = float(raw)
             except ValueError:
                 return None
-            if not (math.isfinite(number) and spec.low <= number <= spec.high):
+            if not (math.isfinite(number) and spec.low <= number <= spec.high and on_step(number, spec.low, spec.step)):
                 return None
             answers.append(AnswerIn(spec.subject, spec.item, None, number))
     return answers

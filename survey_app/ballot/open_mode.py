@@ -54,8 +54,12 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
     context = posters.find(slug)
     if context is None:
         return message("unknown", 404)
+    nonce = request.form.get("nonce", "") if request.method == "POST" else ""
+    if 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce):
+        ballot_stored()  # sent again after it was stored: told so, even if the poster or campaign closed since
+        return done_page(recorded=True)
     if context.closed:
-        return message("void", 410)
+        return message("poster_closed", 410)
     if context.campaign.status != "open":
         return message("not_open" if context.campaign.status == "draft" else "closed", 403)
     if _voted(context.poster_id):

@@ -64,6 +64,9 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
     normal = tokens.normalise(code)
     context = casting.lookup(normal) if normal else None
     refusal = casting.gate(context)
+    if context is not None and context.status == "used" and resent(normal):
+        ballot_stored()  # told so whatever changed since it was stored: the campaign may have closed
+        return done_page(recorded=True)
     if refusal is not None or context is None or normal is None:
         if refusal in (None, "unknown"):
             guessing.count_miss()
@@ -109,6 +112,12 @@ def done_page(*, recorded: bool) -> str:
     return cache[key]
 
 
+def resent(code: str) -> bool:
+    """Whether this POST is a form sent again whose ballot is already stored (same nonce)."""
+    nonce = request.form.get("nonce", "") if request.method == "POST" else ""
+    return 8 <= len(nonce) <= 64 and casting.recorded_before(code, nonce)
+
+
 def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
     if nonce and casting.recorded_before(code, nonce):
         ballot_stored()
@@ -124,7 +133,25 @@ def too_large_page() -> tuple[str, int]:
 
 
 @bp.app_errorhandler(CSRFError)
-def csrf_failed(_error: CSRFError) -> tuple[str, int]:
+def csrf_failed(_error: CSRFError) -> tuple[str, int] | str:
+    """A page whose session cookie was lost or grew old. Sent again after its ballot was stored,
+    it is told the ballot counted, not that the code is unused; a poster's page has no code."""
+    args = request.view_args or {}
+    if request.endpoint == "ballot.sheet" and (code := tokens.normalise(args.get("code", ""))):
+        context = casting.lookup(code)
+        if context is not None and context.status == "used":
+            if resent(code):
+                ballot_stored()
+                return done_page(recorded=True)
+            return message("used", 409)
+    if request.endpoint == "ballot.poster":
+        from survey_app.services import posters
+
+        nonce = request.form.get("nonce", "")
+        if 8 <= len(nonce) <= 64 and posters.recorded_before(args.get("slug", ""), nonce):
+            ballot_stored()
+            return done_page(recorded=True)
+        return message("expired_open", 400)
     return message("expired", 400)
 
 

@@ -44,5 +44,5 @@ def read_submission(info: SheetInfo, form_class: Callable[[], type]) -> Submissi
         return Submission(answers=answers_from(form, info.questionnaire, info.subjects), nonce=form.nonce.data,
                           started=started)
     if "csrf_token" in form.errors or "nonce" in form.errors:
-        return Submission(refusal=("expired", 400))
+        return Submission(refusal=("expired" if request.endpoint != "ballot.poster" else "expired_open", 400))
     return Submission(invalid_form=form, nonce=form.nonce.data or "", started=started)

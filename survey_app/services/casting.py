@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from forms.builder import on_step
 from survey_app.extensions import db
 from survey_app.models import AnswerLayout, Ballot, BallotSheet, Campaign, Layout, Token, TokenBatch
 from survey_app.services import driver, mixing
@@ -184,7 +185,7 @@ def check_answers(answers: list[AnswerIn], info: SheetInfo) -> None:
         if not math.isfinite(answer.value):
             raise AnswerError(f"value off the scale {pair}")
         if spec.choices is None:
-            if not spec.low <= answer.value <= spec.high:
+            if not (spec.low <= answer.value <= spec.high and on_step(answer.value, spec.low, spec.step)):
                 raise AnswerError(f"value off the scale {pair}")
         elif answer.choice not in spec.choices or spec.choices[answer.choice] != answer.value:
             raise AnswerError(f"choice does not match its value {pair}")
@@ -261,8 +262,18 @@ def new_ballot(engine: Engine, info: SheetInfo, mode: str, answers: list[AnswerI
                                  (ballot.sql, ballot.bind(row))))
 
 
+_RECORDED = select(TOKENS.c.idempotency_hash).where(TOKENS.c.code_hash == bindparam("code_hash"),
+                                                    TOKENS.c.status == "used")
+
+
 def recorded_before(code: str, nonce: str) -> bool:
-    """True when this code's ballot was stored from a form carrying this very nonce."""
-    stored = db.session.scalar(select(TOKENS.c.idempotency_hash).where(TOKENS.c.code_hash == code_hash(code),
-                                                                       TOKENS.c.status == "used"))
-    return bool(stored) and hmac.compare_digest(stored, _nonce_hash(code, nonce))
+    """True when this code's ballot was stored from a form carrying this very nonce.
+
+    Read like :func:`lookup`, on a pooled connection given back at once: in a hall, every resend
+    of a used code asks this, and none may hold a connection for the rest of its request."""
+    engine = db.engine
+    statement = driver.compiled(engine, _RECORDED, ("code_hash",))
+    with driver.reading(engine) as cursor:
+        cursor.execute(statement.sql, statement.bind((code_hash(code),)))
+        row = cursor.fetchone()
+    return row is not None and bool(row[0]) and hmac.compare_digest(row[0], _nonce_hash(code, nonce))

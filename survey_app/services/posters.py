@@ -114,8 +114,10 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
             stored = cursor.rowcount == 1
             if stored:
                 ballot.store(cursor)
-    except engine.dialect.loaded_dbapi.IntegrityError:  # this receipt is stored: the same form sent again
-        return CastResult("recorded")
+    except engine.dialect.loaded_dbapi.IntegrityError:
+        if db.session.scalar(select(OpenReceipt.id).where(OpenReceipt.nonce_hash == receipt)) is not None:
+            return CastResult("recorded")  # this receipt is stored: the same form sent again
+        raise  # the database refused the ballot itself: nothing is stored, and the voter must not be told otherwise
     if not stored:  # the campaign or the poster closed since the page was read
         return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
     mixing.keep_mixing(engine, current_app.config.get("MIX_SECONDS", 0))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
@@ -35,8 +36,9 @@ def display(code: str) -> str:
 
 
 def normalise(text: str) -> str | None:
-    """Accept what people type (lower case, spaces, dashes); None when it cannot be a code."""
-    cleaned = "".join(ch for ch in text.upper() if ch not in " -_\u3000")
+    """Accept what people type (lower case, spaces, dashes, full-width letters and digits from a
+    Chinese input method: ７ＫＱ３Ｍ－Ｘ９ＴＲＤ); None when it cannot be a code."""
+    cleaned = "".join(ch for ch in unicodedata.normalize("NFKC", text).upper() if ch not in " -_—–‐\u3000")
     if len(cleaned) != LENGTH or any(ch not in ALPHABET for ch in cleaned):
         return None
     return cleaned

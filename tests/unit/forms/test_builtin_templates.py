@@ -87,7 +87,10 @@ def test_the_builder_makes_a_form_that_requires_every_item_and_checks_the_scale(
     missing[field_name("V01", "overall_score")] = "11"
     form = form_class(MultiDict(missing))
     assert not form.validate()
-    assert form.errors == {"V01__unity": ["请选择一项"], "V01__overall_score": ["请填写 1 到 10 之间的数"]}
+    assert form.errors == {"V01__unity": ["请选择一项"], "V01__overall_score": ["请填写 1 到 10 之间的整数"]}
+    for off in ("7.5", "NaN", "sNaN", "Infinity", "-inf"):  # between the points, or no number at all
+        form = form_class(MultiDict(dict(answers, **{field_name("V01", "overall_score"): off})))
+        assert not form.validate() and form.errors == {"V01__overall_score": ["请填写 1 到 10 之间的整数"]}, off
 
     forged = dict(answers, **{field_name("V01", "unity"): "delighted"})
     assert not form_class(MultiDict(forged)).validate()
