@@ -90,12 +90,15 @@ def bursts(coded: CodedRatings, min_size: int, max_diff_share: float) -> np.ndar
     nv = len(uniq)
     hist = np.bincount(cell * nv + vcode, minlength=n_cells * nv).reshape(n_cells, nv)
     modal = hist.argmax(axis=1)
-    differs = vcode != modal[cell]
+    # only answers another ballot of the group also gave on that (subject, item) are compared: a
+    # ballot alone in its cells (one per village from a shared phone) is like no other, not like all
+    shared = hist.sum(axis=1)[cell] >= 2
+    differs = (vcode != modal[cell]) & shared
     b_codes, n_b = dense_codes(ballot)
-    answers = group_count(b_codes, n_b)
+    answers = group_count(b_codes[shared], n_b)
     share = group_count(b_codes[differs], n_b) / np.maximum(answers, 1)
     b_key = first_per_group(b_codes, burst_key, n_b)
-    near = share <= max_diff_share + 1e-12
+    near = (answers > 0) & (share <= max_diff_share + 1e-12)
     near_per_key = group_count(b_key[near], n_keys)
     flagged = near & (near_per_key[b_key] >= min_size)
     b_ballot = first_per_group(b_codes, ballot, n_b)

@@ -222,6 +222,8 @@ def group_median_mad(
     """
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=float)
+    if len(values) == 0:  # every value missing or excluded: every group is empty
+        return np.full(n, np.nan), np.full(n, np.nan)
     if vcodes is None or uniques is None:
         vcodes, uniques = pd.factorize(values, sort=True)
     if len(uniques) <= HISTOGRAM_MAX_VALUES:

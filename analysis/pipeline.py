@@ -147,7 +147,7 @@ def analyze(
     outlier_parts.append(pd.DataFrame({
         "rule": "robust_z", "ballot": coded.ballot[hit], "subject": coded.subject[hit],
         "group": coded.ballot_group[coded.ballot[hit]], "item": coded.item[hit],
-        "value": coded.value[hit],
+        "value": coded.uniques[coded.vcode[hit]],  # the answer as given, not its rescaled value
         "statistic": zhit,
         "action": "removed from scores" if spec.robust_z_removes else "reported",
     }))
@@ -206,25 +206,33 @@ def analyze(
         c_var = group_var(cell[kb], bs_score[kb], n_cells) / n_used
     sat = _satisfaction(coded, spec, excluded, cell, n_cells)
     present = (n_raters > 0) | (sat["present"] > 0)
+    # which cells anonymity hides is settled on the raters' counts alone, before any model sees them
+    units = _units(coded, spec, weight, present, n_raters, sat)
+    withheld_cell = np.zeros(n_cells, dtype=bool)
+    withheld_cell[units["cells"][units["withheld"]]] = True
+    withheld_cell[units["cells"][units["subject_withheld"][units["cells"] // ng]]] = True
     c_corrected = None
     leniency_frame = None
     if spec.leniency:
         step("leniency")
         # raters of a single subject carry no information on leniency (their effect would
-        # absorb their whole opinion): fit on raters of two or more subjects, correct only those
+        # absorb their whole opinion): fit on raters of two or more subjects, correct only those.
+        # A ballot of a hidden cell is left out of the fit: the effects sum to zero and the shown
+        # groups' corrections are published, so a fitted hidden effect could be worked back out.
         vb = np.flatnonzero(valid)
-        multi = group_count(coded.bs_ballot[vb], coded.n_ballots) >= 2
-        vb = vb[multi[coded.bs_ballot[vb]]]
+        n_rated = group_count(coded.bs_ballot[vb], coded.n_ballots)
+        hidden_ballot = _ballot_hidden(coded, withheld_cell)
+        vb = vb[(n_rated >= 2)[coded.bs_ballot[vb]] & ~hidden_ballot[coded.bs_ballot[vb]]]
         _, b = fit_additive(coded.bs_subject[vb], coded.bs_ballot[vb], bs_score[vb], ns, coded.n_ballots)
         corrected = bs_score - np.nan_to_num(b[coded.bs_ballot])
         with np.errstate(invalid="ignore", divide="ignore"):
             c_corrected = group_sum(cell[kb], corrected[kb], n_cells) / n_used
-        rated = ~np.isnan(b)
+        listed = ~np.isnan(b) | (hidden_ballot & (n_rated >= 2))
         leniency_frame = pd.DataFrame({
-            "ballot_id": np.asarray(coded.ballot_ids[rated], dtype=object),
-            "rater_group": np.asarray(group_names, dtype=object)[
-                coded.ballot_group[rated]],
-            "effect": b[rated], "n_subjects": group_count(coded.bs_ballot[vb], coded.n_ballots)[rated],
+            "ballot_id": np.asarray(coded.ballot_ids[listed], dtype=object),
+            "rater_group": np.where(hidden_ballot[listed], "",
+                                    np.asarray(group_names, dtype=object)[coded.ballot_group[listed]]),
+            "effect": b[listed], "n_subjects": n_rated[listed], "withheld": hidden_ballot[listed],
         })
 
     reps = None
@@ -234,26 +242,17 @@ def analyze(
                                                 spec.bootstrap_replicates, spec.seed)
 
     step("anonymity")
-    units = _units(coded, spec, weight, present, n_raters, sat)
     results = _unit_results(coded, spec, units, weight, c_score, c_var, n_used, n_raters, low | high,
                             cell, sat, reps, c_corrected)
     step("ranks")
     results = _rank(results, spec, units.get("reps"))
 
-    withheld_cell = np.zeros(n_cells, dtype=bool)
-    withheld_cell[units["cells"][units["withheld"]]] = True
-    withheld_cell[units["cells"][units["subject_withheld"][units["cells"] // ng]]] = True
-    if leniency_frame is not None:  # a ballot of a withheld group keeps its effect to itself
-        hidden = _ballot_hidden(coded, withheld_cell)[np.flatnonzero(~np.isnan(b))]
-        leniency_frame.loc[hidden, "rater_group"] = ""
-        leniency_frame.loc[hidden, "effect"] = np.nan
-        leniency_frame["withheld"] = hidden
     step("reliability")
     reliability = _reliability(coded, spec, use & ~excluded[coded.ballot], bs_score, valid, value_hist)
     return AnalysisResult(
         results=results[[c for c in RESULT_COLUMNS + ("score_corrected",) if c in results.columns]],
-        flags=_flag_frame(coded, spec, flags, excluded, group_names),
-        flag_counts=_flag_counts(coded, flags, excluded),
+        flags=_flag_frame(coded, spec, flags, excluded, group_names, _ballot_hidden(coded, withheld_cell)),
+        flag_counts=_flag_counts(coded, flags, excluded, withheld_cell),
         reliability=reliability,
         outliers=_outlier_frame(coded, outlier_parts, withheld_cell, group_names),
         leniency=leniency_frame,
@@ -350,10 +349,14 @@ def _units(coded: CodedRatings, spec: AnalysisSpec, weight: np.ndarray, present:
     r = np.arange(len(ps)) - first[gid]
     m = np.bincount(gid) if len(gid) else np.zeros(0, np.int64)
     cum = np.cumsum(pn) - np.r_[0, np.cumsum(pn)][first][gid]
+    # a merged unit must reach the threshold in rate respondents too (where its groups have a
+    # rate), or its rate, and the combined rate less the shown groups', is the small group's own
+    pr = np.where(sat["has_rate"][cells[order]], sat["respondents"][cells[order]], 0)
+    cum_r = np.cumsum(pr) - np.r_[0, np.cumsum(pr)][first][gid]
     last_small = np.full(len(m), -1)
     np.maximum.at(last_small, gid[psm], r[psm])
     first_reach = np.full(len(m), big)
-    np.minimum.at(first_reach, gid, np.where(cum >= T, r, big))
+    np.minimum.at(first_reach, gid, np.where((cum >= T) & ((cum_r == 0) | (cum_r >= T)), r, big))
     j = np.maximum(last_small, np.minimum(first_reach, m - 1))
     j = np.maximum(j, np.minimum(1, m - 1))
     has_small = last_small >= 0
@@ -579,7 +582,8 @@ def _reliability(coded: CodedRatings, spec: AnalysisSpec, use: np.ndarray, bs_sc
                                                        "ci_high", "design", "n_subjects", "n_raters"])
 
 
-def _flag_frame(coded, spec, flags, excluded, group_names) -> pd.DataFrame:
+def _flag_frame(coded, spec, flags, excluded, group_names, hidden) -> pd.DataFrame:
+    """One row per raised flag; a ballot of a withheld cell loses its group, as in the outliers."""
     names = list(flags)
     idx_parts = [np.flatnonzero(flags[name]) for name in names]
     idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int64)
@@ -588,7 +592,7 @@ def _flag_frame(coded, spec, flags, excluded, group_names) -> pd.DataFrame:
     return pd.DataFrame({
         "ballot_id": np.asarray(coded.ballot_ids.take(idx), dtype=object),
         "sheet": np.asarray(coded.sheets.astype(str), dtype=object)[coded.ballot_sheet[idx]],
-        "rater_group": np.asarray(group_names, dtype=object)[coded.ballot_group[idx]],
+        "rater_group": np.where(hidden[idx], "", np.asarray(group_names, dtype=object)[coded.ballot_group[idx]]),
         "mode": np.asarray(modes.astype(str), dtype=object)[coded.per_ballot("mode")[idx]],
         "flag": flag,
         "excluding": np.isin(flag, list(spec.excluding_flags)),
@@ -596,13 +600,17 @@ def _flag_frame(coded, spec, flags, excluded, group_names) -> pd.DataFrame:
     })
 
 
-def _flag_counts(coded, flags, excluded) -> pd.DataFrame:
+def _flag_counts(coded, flags, excluded, withheld_cell) -> pd.DataFrame:
+    """Per subject, the ballots of its shown cells only: counting a withheld group's ballots too,
+    the count less the shown raters would be that group's size."""
     ns = coded.n_subjects
+    shown = ~withheld_cell[coded.bs_subject * coded.n_groups + coded.bs_group]
+    subject, ballot = coded.bs_subject[shown], coded.bs_ballot[shown]
     out = pd.DataFrame({"subject": np.asarray(coded.subjects.astype(str), dtype=object),
-                        "n_ballots": group_count(coded.bs_subject, ns)})
+                        "n_ballots": group_count(subject, ns)})
     for name, mask in flags.items():
-        out[name] = group_count(coded.bs_subject[mask[coded.bs_ballot]], ns)
-    out["n_excluded"] = group_count(coded.bs_subject[excluded[coded.bs_ballot]], ns)
+        out[name] = group_count(subject[mask[ballot]], ns)
+    out["n_excluded"] = group_count(subject[excluded[ballot]], ns)
     return out
 
 

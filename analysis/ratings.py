@@ -181,11 +181,18 @@ def load_and_check(
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RatingsError(f"评分表缺少列：{'、'.join(missing)}（请使用 pingyi export 导出的表）")
+    if frame.empty:
+        raise RatingsError("评分表里没有任何答案（只有表头）：测评活动还没有选票时，请投票之后再导出分析")
     for col, default in OPTIONAL_COLUMNS.items():
         if col not in frame.columns:
             frame[col] = default
     for col in CATEGORICAL_COLUMNS:
         frame[col] = _as_category(frame[col], OPTIONAL_COLUMNS.get(col, ""))
+    for key in ("ballot_id", "sheet", "rater_group", "subject", "item"):  # a blank key would be a phantom
+        categories, codes = frame[key].cat.categories, frame[key].cat.codes.to_numpy()
+        blank = [-1] + [i for i, c in enumerate(categories) if not str(c).strip()]  # per distinct value
+        _bad_rows(frame, np.isin(codes, blank), f"评分表的“{key}”列有空格子",
+                  "：每条答案都要写明它属于哪张选票、哪个被评对象和哪道题")
     try:
         if frame["value"].dtype != np.float64:  # converting copies: only when needed
             frame["value"] = pd.to_numeric(frame["value"]).astype(float)
