@@ -17,7 +17,13 @@ from tests.factories import full_answers, open_campaign
 
 pytestmark = pytest.mark.db
 
-REFUSE_BALLOTS = "CREATE TRIGGER refuse_ballot BEFORE INSERT ON ballot BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+REFUSE_BALLOTS = {  # the ballot's own INSERT refused with an integrity error, as a failing constraint is
+    "sqlite": ["CREATE TRIGGER refuse_ballot BEFORE INSERT ON ballot BEGIN SELECT RAISE(ABORT, 'disk is full'); END"],
+    "postgresql": ["CREATE OR REPLACE FUNCTION refuse_poster_ballot() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END $$",
+                   "CREATE TRIGGER refuse_ballot BEFORE INSERT ON ballot FOR EACH ROW "
+                   "EXECUTE FUNCTION refuse_poster_ballot()"],
+}
 
 
 def ballots() -> int:
@@ -65,14 +71,16 @@ def without_poster_cookie(phone: Voter) -> Voter:
 # Nothing lost, exactly once -------------------------------------------------------------
 
 def test_a_poster_ballot_the_database_refuses_is_not_confirmed_as_recorded(app, poster):
-    """posters.cast_open_ballot takes *any* IntegrityError for "this receipt is stored already";
-    SQLite reports a trigger's RAISE(ABORT) (and any constraint failure of the ballot INSERT) as one."""
+    """posters.cast_open_ballot took *any* IntegrityError for "this receipt is stored already";
+    SQLite reports a trigger's RAISE(ABORT) (and any constraint failure of the ballot INSERT) as one,
+    PostgreSQL a check violation."""
     slug, _, answers = poster
     app.config["PROPAGATE_EXCEPTIONS"] = False
     phone = Voter(app)
     form = poster_form(phone, slug, answers)
     with db.engine.begin() as connection:
-        connection.exec_driver_sql(REFUSE_BALLOTS)
+        for statement in REFUSE_BALLOTS[db.engine.dialect.name]:
+            connection.exec_driver_sql(statement)
     response = phone.client.post(f"/p/{slug}", data=form)
     page = response.get_data(as_text=True)
     assert ballots() == 0
