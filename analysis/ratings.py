@@ -190,9 +190,9 @@ def load_and_check(
         frame[col] = _as_category(frame[col], OPTIONAL_COLUMNS.get(col, ""))
     for key in ("ballot_id", "sheet", "rater_group", "subject", "item"):  # a blank key would be a phantom
         categories, codes = frame[key].cat.categories, frame[key].cat.codes.to_numpy()
-        blank = [-1] + [i for i, c in enumerate(categories) if not str(c).strip()]  # per distinct value
-        _bad_rows(frame, np.isin(codes, blank), f"评分表的“{key}”列有空格子",
-                  "：每条答案都要写明它属于哪张选票、哪个被评对象和哪道题")
+        empty = int(categories.get_indexer([""])[0])  # -1 when no cell is empty; -1 is also a missing code
+        _bad_rows(frame, (codes == -1) | (codes == empty) if empty >= 0 else codes == -1,
+                  f"评分表的“{key}”列有空格子", "：每条答案都要写明它属于哪张选票、哪个被评对象和哪道题")
     try:
         if frame["value"].dtype != np.float64:  # converting copies: only when needed
             frame["value"] = pd.to_numeric(frame["value"]).astype(float)
