@@ -497,6 +497,9 @@ def _vote_table(vote_shares: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
     return {s: g for s, g in table.groupby("subject")}
 
 
+NOT_MET = {">": "未超过", ">=": "未达到", "<": "不低于", "<=": "高于"}  # a vote-share rule that did not apply
+
+
 def _compare(value: float, op: str, threshold: float) -> bool:
     # shares such as 10/30 against 1/3 are compared with a tolerance, so "above 1/3" means above
     if op == ">":
@@ -521,7 +524,11 @@ def _apply_vote_shares(subject: str, st: dict[str, Any], shares: pd.DataFrame | 
         names = "、".join(f"「{c}」" for c in (rule.choice_labels or rule.choices))
         said = f"{names}票占 {pct(share)}" + (f"（n={n}）" if n is not None else "")
         threshold = rule.threshold_text or fmt(rule.threshold)
-        if not _compare(share, rule.comparison, rule.threshold):
+        if not _compare(share, rule.comparison, rule.threshold):  # checked, and said so: why a rule did not apply
+            outcome = f"因此定为 {rule.grade}" if rule.effect == "set" else (
+                f"因此封顶 {rule.grade}" if rule.effect == "cap" else f"标记 {rule.flag}")
+            trail.add(subject, "vote_share", f"{said}，{NOT_MET[rule.comparison]} {threshold}，不{outcome}",
+                      share=share, n=n, threshold=rule.threshold, applied=False)
             continue
         before = spec.label(st["rank"])
         if rule.effect == "flag":

@@ -221,6 +221,8 @@ def test_a_ballot_the_analysis_excludes_counts_for_no_vote_share():
     assert counted.result.grades.grade.tolist() == ["不称职"]
     cleaned = grade_tables(scheme, LIBRARY, results, subjects=subjects, ratings=ratings, excluded_ballots=flags)
     assert cleaned.result.grades.grade.tolist() == ["称职"]
+    # and the trail says the rule was checked, with its numbers, though it did not apply
+    assert "「不称职」票占 25%（n=4），未超过 1/3，不因此定为 不称职" in cleaned.result.reasons.text.tolist()
     # and 称职 votes below 2/3 ⇒ 诫勉谈话: 3 of 6 = 50% counted whole, 3 of 4 = 75% without the two
     assert "诫勉谈话" in counted.result.grades["flags"].iloc[0]
     assert "诫勉谈话" not in cleaned.result.grades["flags"].iloc[0]
