@@ -22,7 +22,7 @@ from forms.schema import (
     Indicator, Item, PayLink, Questionnaire, Quota, Rectification, RepeatRule, Rollup, RollupGrade,
     Scale, Scheme, TieBreak, VetoItem, VetoRule, VoteShareRule, YearOverYear,
 )
-from forms.yamlnodes import DuplicateKey, LDict, parse
+from forms.yamlnodes import DuplicateKey, LDict, TooManyNodes, parse
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -817,6 +817,8 @@ def load_text(text: str, name: str = "<text>", library: Mapping[str, Definition]
         root = parse(text)
     except DuplicateKey as exc:
         raise DefinitionError([Problem(name, exc.line, exc.key, str(exc))]) from None
+    except TooManyNodes as exc:
+        raise DefinitionError([Problem(name, exc.line, "", str(exc))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -63,6 +63,11 @@ class Config:
         self.MIX_SECONDS = float(os.environ.get("PINGYI_MIX_SECONDS", 60))
         # A villager may leave the ballot open for an afternoon; the token is still session-bound.
         self.WTF_CSRF_TIME_LIMIT = 12 * 3600
+        # Flask-WTF's strict check wants a same-host Referer on every HTTPS POST, and this site's
+        # pages send none (Referrer-Policy: no-referrer keeps codes out of it): over HTTPS no ballot
+        # could be cast and nobody could sign in. The session-bound token, in a signed HttpOnly
+        # SameSite=Lax cookie, is the CSRF defence; the Referer check adds nothing a TLS site needs.
+        self.WTF_CSRF_SSL_STRICT = False
         self.PROXY_COUNT = int(os.environ.get("PINGYI_PROXY_COUNT", "0"))
         self.SEND_FILE_MAX_AGE_DEFAULT = 3600
         self.COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/csv"]

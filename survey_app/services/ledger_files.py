@@ -13,7 +13,7 @@ from openpyxl.styles import Font, PatternFill
 from analysis.grading import GradeResult
 from analysis.outputs import replace_outputs
 from analysis.reasons import quoted
-from survey_app.services.export import FORMULA_START
+from survey_app.services.export import FORMULA_START, csv_safe
 from survey_app.services.imports import RowError
 from survey_app.services.tabular import TableError, read_table
 
@@ -201,10 +201,21 @@ def write_grades(folder: Path, result: GradeResult, ledger: pd.DataFrame) -> lis
     summary = json.dumps({"scheme": result.spec.key, "title": result.spec.title, "subjects": result.to_records(),
                           "rollup": json.loads(result.rollup.to_json(orient="records", force_ascii=False))},
                          ensure_ascii=False, indent=1, default=str)
+    grades, rollup = _text_as_text(grades), _text_as_text(result.rollup)  # names come from a roster
     files = [("grades.csv", lambda path: grades.to_csv(path, index=False, encoding="utf-8-sig")),
              ("grades.json", lambda path: path.write_text(summary, encoding="utf-8")),
              ("reasons.txt", lambda path: path.write_text(result.to_text(), encoding="utf-8")),
              ("rectification.xlsx", lambda path: write_ledger(path, ledger))]
     if not result.rollup.empty:
-        files.append(("rollup.csv", lambda path: result.rollup.to_csv(path, index=False, encoding="utf-8-sig")))
+        files.append(("rollup.csv", lambda path: rollup.to_csv(path, index=False, encoding="utf-8-sig")))
     return replace_outputs(folder, files, family=GRADE_FILES)
+
+
+def _text_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells Excel shows as text: an organisation named ``=HYPERLINK(…)`` in the
+    roster is not a formula to run in the analyst's spreadsheet."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(csv_safe)
+    return out

@@ -14,6 +14,7 @@ from survey_app.extensions import db
 from survey_app.oserrors import reason
 from survey_app.models import BallotSheet, Organisation
 from survey_app.services import tokens
+from survey_app.services.export import csv_safe
 from survey_app.services.tokens import IssuedBatch, display
 
 
@@ -104,4 +105,4 @@ def write_codes_csv(sheet: BallotSheet, codes: Sequence[str], path: str | Path) 
         writer = csv.writer(handle)
         writer.writerow(["测评码", "网址", "测评票"])
         for code, url in rows:
-            writer.writerow([code, url, sheet.title])
+            writer.writerow([code, url, csv_safe(sheet.title)])  # the title begins with a village's name

@@ -10,7 +10,7 @@ import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from zipfile import BadZipFile
+from zipfile import BadZipFile, ZipFile
 from typing import Any
 
 from openpyxl import load_workbook
@@ -47,9 +47,29 @@ def _normalise_header(text: str) -> str:
     return _clean(text).lower().replace(" ", "").replace("_", "").replace("（", "(").replace("）", ")")
 
 
+# What an upload may inflate to. The body cap bounds the compressed file only: a 250 KB .xlsx can
+# hold a sheet of 70 MB, which openpyxl would parse whole. A roster of 10,000 people, or a district's
+# score sheet of 400 organisations × 65 indicators, unpacks to a few MB.
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+
+
+def check_unpacked(path: Path) -> None:
+    """Refuse a workbook whose parts declare more than MAX_UNPACKED_BYTES, before any is read
+    (zipfile never inflates a part past the size it declares)."""
+    try:
+        with ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (BadZipFile, OSError, ValueError):
+        return  # not a zip at all: the workbook reader says so in its own words
+    if total > MAX_UNPACKED_BYTES:
+        raise TableError(f"{path.name}：解压后有 {total / 2**20:.0f} MB，超过 {MAX_UNPACKED_BYTES // 2**20} MB，"
+                         "不像是一份名册或评分表；请删去多余的工作表和空行后再上传")
+
+
 def _raw_rows(path: Path) -> Iterator[list[Any]]:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
+        check_unpacked(path)
         try:
             book = load_workbook(path, read_only=True, data_only=True)
         except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
