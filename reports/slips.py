@@ -23,6 +23,10 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_GROUP = 5
 
 
+class SlipTextError(ValueError):
+    """A name too long to print on a slip, in the words of the person who chose it."""
+
+
 @dataclass(frozen=True)
 class Slip:
     """One voting code as the web app issued it."""
@@ -214,20 +218,26 @@ def _draw_page(
         return y + fitted * leading - fitted * 0.25  # bottom of the last line's descenders
 
     for (x, top), slip in zip(origins, slips):
-        lines(slip.campaign, 8.5, full_width, 1, 6.0, x + _PAD_MM * mm,
-              top - _HEADER_BASELINE_MM * mm)
+        try:
+            lines(slip.campaign, 8.5, full_width, 1, 6.0, x + _PAD_MM * mm,
+                  top - _HEADER_BASELINE_MM * mm)
+        except ValueError:
+            raise SlipTextError(f"测评活动名称“{slip.campaign}”太长，测评码凭条上一行排不下；"
+                                "请缩短活动名称后再发放") from None
     for (x, top), slip, (symbol_top, symbol_bottom) in zip(origins, slips, symbol_edges):
         tx = x + _TEXT_LEFT_MM * mm
-        y = lines(slip.organisation, 12.5, side_width, 2, 8.0, tx, symbol_top - 10.5)
-        y = lines(f"参评身份：{slip.rater_group}", 9.0, side_width, 1, 6.5, tx,
-                  y - 1.5 * mm - 7.5)
-        y = lines(slip.sheet, 7.5, side_width, 2, 6.0, tx, y - 1.0 * mm - 6.5)
+        too_long = SlipTextError(f"组织名称“{slip.organisation}”和测评票名称“{slip.sheet}”太长，测评码凭条上"
+                                 "二维码旁排不下；请缩短组织名称或测评票名称后再发放")
+        try:
+            y = lines(slip.organisation, 12.5, side_width, 2, 8.0, tx, symbol_top - 10.5)
+            y = lines(f"参评身份：{slip.rater_group}", 9.0, side_width, 1, 6.5, tx,
+                      y - 1.5 * mm - 7.5)
+            y = lines(slip.sheet, 7.5, side_width, 2, 6.0, tx, y - 1.0 * mm - 6.5)
+        except ValueError:
+            raise too_long from None
         label_baseline = symbol_bottom + _CODE_SIZE * 0.75 + 2.0 * mm
         if y < label_baseline + _LABEL_SIZE:
-            raise ValueError(
-                f"organisation {slip.organisation!r} and sheet {slip.sheet!r} are too long "
-                "to fit beside the QR code on a slip; shorten them"
-            )
+            raise too_long
     text.setFont(CJK_FONT_NAME, _LABEL_SIZE)
     font_size = _LABEL_SIZE
     for (x, _), (_, symbol_bottom) in zip(origins, symbol_edges):

@@ -13,6 +13,7 @@ from survey_app.extensions import db
 from survey_app.models import BallotSheet
 from survey_app.services import campaigns, export, tokens, turnout
 from survey_app.services.campaigns import CampaignError
+from survey_app.services.export import csv_safe
 
 
 def _campaign(slug: str):  # type: ignore[no-untyped-def]
@@ -62,7 +63,7 @@ def turnout_command(campaign: str, as_csv: bool) -> None:
         writer.writerow(["sheet", "organisation", "rater_group", "issued", "used", "share",
                          "token", "open", "paper"])
         for r in rows:
-            writer.writerow([r.sheet, r.organisation, r.rater_group, r.issued, r.used,
+            writer.writerow([r.sheet, csv_safe(r.organisation), r.rater_group, r.issued, r.used,
                              f"{r.share:.4f}" if r.share is not None else "", r.ballots.get("token", 0),
                              r.ballots.get("open", 0), r.ballots.get("paper", 0)])
         return

@@ -48,6 +48,11 @@ def create_campaign(slug: str, name: str, year: int, *, scheme_key: str | None =
     return campaign
 
 
+TITLE_MAX = BallotSheet.__table__.c.title.type.length
+KEY_MAX = BallotSheet.__table__.c.key.type.length
+LABEL_MAX = SheetSubject.__table__.c.label.type.length
+
+
 def add_sheet(campaign: Campaign, key: str, title: str, questionnaire_key: str, rater_group: str,
               subjects: Sequence[SubjectSpec], *, org_id: int | None = None) -> BallotSheet:
     if campaign.status != "draft":
@@ -59,6 +64,12 @@ def add_sheet(campaign: Campaign, key: str, title: str, questionnaire_key: str, 
         raise CampaignError(f"测评表“{questionnaire.title}”不适用于评价主体“{rater_group}”")
     if not subjects:
         raise CampaignError("测评票至少需要一个被评对象")
+    # built from names of up to 200 characters: longer than its column, PostgreSQL would refuse it
+    if len(title) > TITLE_MAX or len(key) > KEY_MAX:
+        raise CampaignError(f"测评票名称“{title[:40]}…”超过 {TITLE_MAX} 个字（组织名称太长），请缩短组织名称")
+    long_label = next((s.label for s in subjects if len(s.label) > LABEL_MAX), None)
+    if long_label is not None:
+        raise CampaignError(f"被评对象“{long_label[:40]}…”的名称超过 {LABEL_MAX} 个字，请缩短姓名、职务或组织名称")
     sheet = BallotSheet(campaign=campaign, key=key, title=title, questionnaire_key=questionnaire_key,
                         rater_group=rater_group, org_id=org_id)
     db.session.add(sheet)

@@ -62,6 +62,9 @@ def csv_safe(value: object) -> object:
     return value
 
 
+EXCEL_MAX_ROWS = 1_048_576  # rows of one worksheet, the header's included
+
+
 def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write the table whole or not at all: analysis reads whatever file is there, so a write cut
     short (a full disk) must leave the previous export as it was, not half a table."""
@@ -72,6 +75,9 @@ def write_ratings(frame: pd.DataFrame, path: str | Path) -> Path:
                ".xlsx": lambda p: write_xlsx(frame, p, sheet="ratings")}
     if suffix not in writers:
         raise ValueError(f"不支持的导出格式“{suffix}”：请用 .csv、.parquet 或 .xlsx")
+    if suffix == ".xlsx" and len(frame) + 1 > EXCEL_MAX_ROWS:  # Excel would open the sheet only in part
+        raise ValueError(f"评分表有 {len(frame):,} 条答案，超过 Excel 一张工作表 {EXCEL_MAX_ROWS:,} 行的上限；"
+                         "请导出为 .csv 或 .parquet")
     if not path.parent.is_dir():
         raise ValueError(f"文件夹 {path.parent} 不存在，无法写入 {path.name}")
     try:

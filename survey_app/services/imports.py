@@ -42,6 +42,9 @@ CATEGORY_WORDS = {"干部": "cadre", "cadre": "cadre", "群众": "resident", "�
                   "居民": "resident", "resident": "resident"}
 
 Progress = Callable[[int], None]
+# Names go into keys and labels built from several of them ("org|name|role", "name（org role）"),
+# which must fit their 200-character columns; real names are far shorter.
+ORG_NAME_MAX, PERSON_NAME_MAX, ROLE_MAX = 60, 50, 50
 # Codes become keys in URLs, files and spreadsheets: no spaces, and nothing Excel would run (=, +, -, @).
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -126,8 +129,8 @@ def import_orgs(path: str | Path, *, actor: object = "cli", progress: Progress |
                                           f"组织编码“{code}”与第 {seen[code]} 行重复"))
         if not name:
             report.errors.append(RowError(row.number, col["name"], "组织名称不能为空"))
-        elif len(name) > 200:
-            report.errors.append(RowError(row.number, col["name"], "组织名称不能超过 200 个字符"))
+        elif len(name) > ORG_NAME_MAX:  # it heads slips and sheet titles: "name·questionnaire（group）"
+            report.errors.append(RowError(row.number, col["name"], f"组织名称不能超过 {ORG_NAME_MAX} 个字符"))
         kind = _org_kind(row, bool(parent))
         if kind is None:
             given = row.values.get("kind", "")
@@ -141,8 +144,11 @@ def import_orgs(path: str | Path, *, actor: object = "cli", progress: Progress |
     rows_by_code = {r.values.get("code", ""): r for r in table.rows}
     for code, (name, parent, kind) in parsed.items():
         if parent and parent not in parsed and parent not in existing:
-            report.errors.append(RowError(rows_by_code[code].number, col["parent"],
-                                          f"上级组织“{parent}”不存在，文件和系统中都没有这个编码"))
+            if parent in seen:  # in the file, on a row with errors of its own (listed there)
+                reason = f"上级组织“{parent}”所在的第 {seen[parent]} 行有错误，请先改正那一行"
+            else:
+                reason = f"上级组织“{parent}”不存在，文件和系统中都没有这个编码"
+            report.errors.append(RowError(rows_by_code[code].number, col["parent"], reason))
         elif parent == code:
             report.errors.append(RowError(rows_by_code[code].number, col["parent"], "上级组织不能是自己"))
     report.errors.extend(_cycles(parsed, existing, rows_by_code, col["parent"]))
@@ -234,8 +240,8 @@ def import_people(path: str | Path, *, actor: object = "cli", progress: Progress
         before = len(report.errors)
         if not name:
             report.errors.append(RowError(row.number, col["name"], "姓名不能为空"))
-        elif len(name) > 100:
-            report.errors.append(RowError(row.number, col["name"], "姓名不能超过 100 个字符"))
+        elif len(name) > PERSON_NAME_MAX:
+            report.errors.append(RowError(row.number, col["name"], f"姓名不能超过 {PERSON_NAME_MAX} 个字符"))
         if not org_code:
             report.errors.append(RowError(row.number, col["org"], "组织编码不能为空"))
         elif org_code not in orgs:
@@ -256,8 +262,8 @@ def import_people(path: str | Path, *, actor: object = "cli", progress: Progress
         gender = v.get("gender", "")
         if gender and gender not in ("男", "女"):
             report.errors.append(RowError(row.number, col["gender"], f"性别应为“男”或“女”，不是“{gender}”"))
-        if len(role) > 100:
-            report.errors.append(RowError(row.number, col["role"], "职务不能超过 100 个字符"))
+        if len(role) > ROLE_MAX:
+            report.errors.append(RowError(row.number, col["role"], f"职务不能超过 {ROLE_MAX} 个字符"))
         if v.get("code") and not CODE_RE.match(v["code"]):
             report.errors.append(RowError(row.number, col["code"],
                                           f"人员编号“{v['code']}”只能包含字母、数字、点、下划线和短横线"))

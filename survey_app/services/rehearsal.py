@@ -9,6 +9,7 @@ from survey_app.models import (
 )
 from survey_app.services import audit, mixing
 from survey_app.services.campaigns import CampaignError, open_campaign
+from survey_app.services.slips import batch_pdf_path
 
 
 def start_rehearsal(campaign: Campaign, *, actor: object = "cli") -> Campaign:
@@ -47,6 +48,7 @@ def purge_rehearsal(campaign: Campaign, *, actor: object = "cli") -> dict[str, i
     db.session.execute(delete(Ballot).where(Ballot.sheet_id.in_(sheets)))
     db.session.execute(delete(OpenReceipt).where(OpenReceipt.poster_id.in_(posters)))
     db.session.execute(delete(Poster).where(Poster.id.in_(test_posters)))
+    kept_slips = list(db.session.scalars(test_batches))  # their PDFs hold plain codes: they go too
     db.session.execute(delete(Token).where(Token.batch_id.in_(test_batches)))
     db.session.execute(delete(TokenBatch).where(TokenBatch.id.in_(test_batches)))
     db.session.execute(update(Token).where(*used_real).values(status="unused", idempotency_hash=None))
@@ -54,4 +56,6 @@ def purge_rehearsal(campaign: Campaign, *, actor: object = "cli") -> dict[str, i
     campaign.rehearsal, campaign.status, campaign.opened_at, campaign.closed_at = False, "draft", None, None
     audit.record(actor, "purge_rehearsal", campaign.slug, **counts)
     db.session.commit()
+    for batch_id in kept_slips:
+        batch_pdf_path(batch_id).unlink(missing_ok=True)
     return counts

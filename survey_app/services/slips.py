@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import current_app
 
 from forms.rater_groups import label as group_label
-from reports.slips import Slip, write_slips
+from reports.slips import Slip, SlipTextError, write_slips
 from survey_app.extensions import db
 from survey_app.oserrors import reason
 from survey_app.models import BallotSheet, Organisation
@@ -25,9 +25,13 @@ def slip_url(code: str) -> str:
 def slips_for(sheet: BallotSheet, codes: Sequence[str]) -> list[Slip]:
     org = db.session.get(Organisation, sheet.org_id) if sheet.org_id else None
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    organisation = org.name if org else ""
+    title = sheet.title  # printed under the organisation's name, which it need not repeat
+    if organisation and title.startswith(f"{organisation}·"):
+        title = title[len(organisation) + 1:]
     return [Slip(url=slip_url(code), code=display(code), campaign=sheet.campaign.name,
-                 organisation=org.name if org else "", rater_group=group_label(sheet.rater_group),
-                 sheet=sheet.title, entry_url=f"{base}/t") for code in codes]
+                 organisation=organisation, rater_group=group_label(sheet.rater_group),
+                 sheet=title, entry_url=f"{base}/t") for code in codes]
 
 
 def batch_pdf_path(batch_id: int) -> Path:
@@ -70,12 +74,16 @@ def issue_with_slips(sheet: BallotSheet, count: int, *, actor: object, label: st
                 write_codes_csv(sheet, codes, _beside(codes_csv.parent, codes_csv, files))
         except OSError as exc:
             raise SlipsError(f"无法写入 {where}（{reason(exc)}），没有发放测评码") from exc
+        except SlipTextError as exc:
+            raise SlipsError(f"{exc}，没有发放测评码") from None
         issued = tokens.issue_tokens(sheet, count, label=label, actor=actor, codes=codes)
     except BaseException:
         for written, _name in files:
             written.unlink(missing_ok=True)
         raise
     final = pdf or batch_pdf_path(issued.batch.id)
+    if pdf is not None:  # no copy kept for this batch: an old file of its id (SQLite reuses ids) is no one's
+        batch_pdf_path(issued.batch.id).unlink(missing_ok=True)
     for written, name in files:
         os.replace(written, name or final)
     return issued, pages, final

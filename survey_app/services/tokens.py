@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Token, TokenBatch
@@ -56,10 +56,22 @@ class IssuedBatch:
 
 
 def new_codes(count: int) -> list[str]:
+    """``count`` codes distinct among themselves and from every code already stored: one in 31^10
+    per code, but certain over enough batches, and found now, before any slip is printed."""
     codes: set[str] = set()
     while len(codes) < count:
-        codes.add(new_code())
+        while len(codes) < count:
+            codes.add(new_code())
+        codes -= _stored(list(codes))
     return list(codes)
+
+
+def _stored(codes: list[str]) -> set[str]:
+    key = current_app.config["TOKEN_KEY"]
+    by_hash = {code_hash(c, key): c for c in codes}
+    hashes = list(by_hash)
+    return {by_hash[h] for start in range(0, len(hashes), 5000) for h in db.session.scalars(
+        select(Token.code_hash).where(Token.code_hash.in_(hashes[start:start + 5000])))}
 
 
 def check_batch(sheet: BallotSheet, count: int) -> None:
@@ -74,8 +86,8 @@ def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: obje
                  codes: list[str] | None = None) -> IssuedBatch:
     """Store a batch of ``count`` new codes (or of ``codes``, drawn by :func:`new_codes` and already
     printed: see ``slips.issue_with_slips``) in one short transaction of its own."""
-    if codes is not None:  # drawing their slips took a while: the campaign may have closed meanwhile
-        db.session.refresh(sheet.campaign, ["status"])
+    if codes is not None:  # drawing their slips took a while: the campaign may have closed, or its
+        db.session.refresh(sheet.campaign, ["status", "rehearsal"])  # rehearsal been purged, meanwhile
     check_batch(sheet, count)
     ordered = new_codes(count) if codes is None else list(codes)
     if len(set(ordered)) != count:
@@ -85,6 +97,9 @@ def issue_tokens(sheet: BallotSheet, count: int, *, label: str = "", actor: obje
     try:
         db.session.add(batch)
         db.session.flush()
+        taken = _stored(ordered)  # drawn distinct, but another batch may have been stored meanwhile
+        if taken:  # not redrawn here: the slips already carry these codes
+            raise TokenError(f"有 {len(taken)} 个新测评码与刚发放的测评码重复，没有发放；请重新发放这一批")
         db.session.execute(insert(Token), [{"batch_id": batch.id, "code_hash": code_hash(c, key),
                                             "status": "unused"} for c in ordered])
         audit.record(actor, "issue_tokens", sheet.key, batch=batch.id, count=count)
