@@ -58,14 +58,19 @@ def test_a_veto_withdrawn_twice_keeps_its_first_withdrawal(app):
     admin.post("/admin/campaigns/t2026/vetoes", data={"csrf_token": token, "org": "T1V1", "veto": "cadre_misconduct",
                                                       "stage": "panel", "evidence": "纪委通报"})
     mark_id = db.session.scalars(select(VetoMark.id)).one()
-    assert admin.post(f"/admin/vetoes/{mark_id}/withdraw", data={"csrf_token": token}).status_code == 303
+    _done_twice(admin, f"/admin/vetoes/{mark_id}/withdraw", token, VetoMark, mark_id, "withdrawn_at", "withdraw_veto")
+
+
+def _done_twice(staff, url: str, token: str, model, row_id: int, stamp: str, action: str) -> None:
+    """The second click (or a stale page) changes nothing: the first day stands, logged once."""
+    assert staff.post(url, data={"csrf_token": token}).status_code == 303
     db.session.expire_all()
-    first = db.session.get(VetoMark, mark_id).withdrawn_at
+    first = getattr(db.session.get(model, row_id), stamp)
     assert first is not None
-    again = admin.post(f"/admin/vetoes/{mark_id}/withdraw", data={"csrf_token": token})
+    again = staff.post(url, data={"csrf_token": token})
     db.session.expire_all()
-    assert db.session.get(VetoMark, mark_id).withdrawn_at == first, "the first withdrawal's date was overwritten"
-    assert audit_count("withdraw_veto") == 1, "a second withdrawal of the same mark was logged"
+    assert getattr(db.session.get(model, row_id), stamp) == first, "the first day was overwritten"
+    assert audit_count(action) == 1, "the second time was logged"
     assert again.status_code == 303, "refused like a voided batch: a message on the page it returns to"
 
 
@@ -77,15 +82,7 @@ def test_a_poster_closed_twice_keeps_its_first_closing(app):
     poster_id = poster.id
     admin = make_staff(app, "posteradm", "admin")
     token = admin.token("/admin/campaigns/t2026/posters")
-    assert admin.post(f"/admin/posters/{poster_id}/close", data={"csrf_token": token}).status_code == 303
-    db.session.expire_all()
-    first = db.session.get(Poster, poster_id).closed_at
-    assert first is not None
-    again = admin.post(f"/admin/posters/{poster_id}/close", data={"csrf_token": token})
-    db.session.expire_all()
-    assert db.session.get(Poster, poster_id).closed_at == first, "the first closing time was overwritten"
-    assert audit_count("close_poster") == 1
-    assert again.status_code == 303, "refused like a voided batch: a message on the page it returns to"
+    _done_twice(admin, f"/admin/posters/{poster_id}/close", token, Poster, poster_id, "closed_at", "close_poster")
 
 
 # --- a ledger line's done-on day is in its audit entry (it was left out) --------------------------
