@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
@@ -51,6 +51,17 @@ def _password_matches(user: User | None, password: str) -> bool:
     return False
 
 
+def record_failure(user: User, now) -> None:  # type: ignore[no-untyped-def]
+    """Count a wrong password in the database itself (failed_logins + 1), not from the row this
+    request read: parallel guesses on PostgreSQL would otherwise each write 1 and never lock."""
+    db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    db.session.refresh(user, ["failed_logins"])
+    if user.failed_logins >= MAX_FAILURES:
+        user.locked_until, user.failed_logins = now + timedelta(minutes=LOCK_MINUTES), 0
+        audit.record(user.username, "login_locked", user.username)
+    db.session.commit()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("20 per minute", methods=["POST"])
 def login() -> Response | str | tuple[str, int]:
@@ -66,11 +77,7 @@ def login() -> Response | str | tuple[str, int]:
             return render_template("admin/login.html", form=form), 429
         if not _password_matches(user, form.password.data):
             if user is not None:
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILURES:
-                    user.locked_until, user.failed_logins = now + timedelta(minutes=LOCK_MINUTES), 0
-                    audit.record(user.username, "login_locked", user.username)
-                db.session.commit()
+                record_failure(user, now)
             form.password.errors.append(_("Wrong username or password."))
             return render_template("admin/login.html", form=form), 401
         user.failed_logins, user.locked_until = 0, None

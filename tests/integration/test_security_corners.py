@@ -9,6 +9,7 @@ import zipfile
 
 import pandas as pd
 import pytest
+from sqlalchemy import select, update
 
 from survey_app.extensions import db
 from survey_app.services import tokens
@@ -207,3 +208,23 @@ def test_a_definition_of_nested_yaml_aliases_is_refused_without_expanding_them()
         lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
     with pytest.raises(DefinitionError, match="展开后超过 200,000 个值"):
         load_text("\n".join(lines), "bomb.yaml")
+
+
+# --------------------------------------------------------------------------- lock-out count
+
+def test_a_wrong_password_is_counted_in_the_database_not_from_the_row_a_request_read(app):
+    """Each request read failed_logins and wrote it back plus one: two guesses in parallel (on
+    PostgreSQL) each wrote 1, so a guesser running requests side by side was never locked out."""
+    from survey_app.admin.auth import MAX_FAILURES, record_failure
+    from survey_app.models import User
+    from survey_app.models._time import utcnow
+    from survey_app.services.users import create_user
+
+    create_user("parallel", "parallel-password-123", "admin")
+    stale = db.session.scalar(select(User).where(User.username == "parallel"))  # read at 0
+    with db.engine.begin() as other:  # meanwhile the other requests' guesses are counted
+        other.execute(update(User).where(User.username == "parallel").values(failed_logins=MAX_FAILURES - 1))
+    record_failure(stale, utcnow())
+    db.session.expire_all()
+    user = db.session.scalar(select(User).where(User.username == "parallel"))
+    assert user.locked_until is not None and user.failed_logins == 0, "the fifth guess locks the account"
