@@ -62,15 +62,18 @@ def new_codes(count: int) -> list[str]:
     while len(codes) < count:
         while len(codes) < count:
             codes.add(new_code())
-        codes -= _stored(list(codes))
+        with db.engine.connect() as connection:  # a read of its own: nothing stays open while slips are drawn
+            codes -= _stored(list(codes), connection.scalars)
     return list(codes)
 
 
-def _stored(codes: list[str]) -> set[str]:
+def _stored(codes: list[str], scalars=None) -> set[str]:  # type: ignore[no-untyped-def]
+    """Which of ``codes`` are already stored (read through ``scalars``, the session's by default)."""
+    scalars = scalars or db.session.scalars
     key = current_app.config["TOKEN_KEY"]
     by_hash = {code_hash(c, key): c for c in codes}
     hashes = list(by_hash)
-    return {by_hash[h] for start in range(0, len(hashes), 5000) for h in db.session.scalars(
+    return {by_hash[h] for start in range(0, len(hashes), 5000) for h in scalars(
         select(Token.code_hash).where(Token.code_hash.in_(hashes[start:start + 5000])))}
 
 
