@@ -86,8 +86,9 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
                                           duration=casting.duration_bucket(seconds_since(submitted.started)))
     except AnswerError:
         return message("bad_request", 400)
-    if result.status not in ("cast", "recorded"):
-        return message(result.status, 409)
+    if result.status not in ("cast", "recorded"):  # "void": the poster was taken down since the page was read
+        return message({"void": "poster_closed"}.get(result.status, result.status),
+                       {"void": 410, "not_open": 403, "closed": 403}.get(result.status, 409))
     ballot_stored()
     response = current_app.make_response(done_page(recorded=result.status == "recorded"))
     response.set_cookie(_cookie_name(context.poster_id), _signer().dumps(context.poster_id),

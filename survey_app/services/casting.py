@@ -226,7 +226,8 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
         else:
             claimed = driver.compiled(engine, _CLAIMED, ("token_id",))
             cursor.execute(claimed.sql, claimed.bind((context.token_id,)))
-            status, stored_idem = cursor.fetchone()
+            row = cursor.fetchone()  # None: the code itself is gone (a rehearsal purged since the page was read)
+            status, stored_idem = row if row is not None else ("gone", None)
     if cast:
         mixing.keep_mixing(engine, current_app.config.get("MIX_SECONDS", 0))
         return CastResult("cast", ballot.ballot_id)
@@ -234,6 +235,8 @@ def cast_ballot(code: str, answers: list[AnswerIn], *, nonce: str, duration: str
         return CastResult("recorded")
     if status == "unused":  # still unspent: its campaign closed or its batch was voided meanwhile
         return CastResult(gate(lookup(code)) or "closed")
+    if status == "gone":
+        return CastResult("unknown")
     return CastResult("void" if status == "void" else "used")
 
 

@@ -118,8 +118,9 @@ def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: 
         if db.session.scalar(select(OpenReceipt.id).where(OpenReceipt.nonce_hash == receipt)) is not None:
             return CastResult("recorded")  # this receipt is stored: the same form sent again
         raise  # the database refused the ballot itself: nothing is stored, and the voter must not be told otherwise
-    if not stored:  # the campaign or the poster closed since the page was read
-        return CastResult("closed" if _campaign_status(campaign.id) == "closed" else "void")
+    if not stored:  # the campaign closed, went back to draft (a purge), or the poster was taken down
+        status = _campaign_status(campaign.id)
+        return CastResult({"closed": "closed", "draft": "not_open"}.get(status or "", "void"))
     mixing.keep_mixing(engine, current_app.config.get("MIX_SECONDS", 0))
     return CastResult("cast", ballot.ballot_id)
 
