@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -29,12 +30,32 @@ def secret_from_file(name: str, env_var: str, folder: Path | None = None) -> str
     return path.read_text().strip()
 
 
+class ConfigError(ValueError):
+    """A setting that cannot work, said in the words of the person who set it."""
+
+
 def normalise_database_url(url: str) -> str:
-    """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it."""
+    """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it; refuse what is no URL
+    now, with what one looks like, rather than with SQLAlchemy's parser's traceback later."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    given = re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", url)  # as written, less any password
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            url = "postgresql+psycopg://" + url[len(prefix):]
+            break
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"DATABASE_URL“{given}”不是有效的数据库地址，应如 sqlite:////srv/pingyi/pingyi.sqlite "
+                          "或 postgresql://用户名@主机:5432/数据库名") from None
     return url
+
+
+def database_url(folder: Path | None = None) -> str:
+    folder = folder or instance_dir()
+    return normalise_database_url(os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'pingyi.sqlite'}"))
 
 
 class Config:
@@ -44,8 +65,7 @@ class Config:
         folder = instance_dir()
         self.SECRET_KEY = secret_from_file("secret_key", "SECRET_KEY", folder)
         self.TOKEN_KEY = secret_from_file("token_key", "PINGYI_TOKEN_KEY", folder)
-        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
-            os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'pingyi.sqlite'}"))
+        self.SQLALCHEMY_DATABASE_URI = database_url(folder)
         # No ping per checkout (it costs a round trip on every request); connections are recycled
         # and a dropped one is replaced after the error it causes. PINGYI_POOL_PRE_PING=1 pings.
         # Last in, first out: a request gets the connection the previous one used, whose page

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from survey_app.services.campaigns import CampaignError
 
 class CampaignForm(FlaskForm):
     slug = StringField("代码", validators=[DataRequired(), Length(max=64),
-                                          Regexp(r"^[a-z0-9][a-z0-9-]*$", message="只能用小写字母、数字和短横线")])
+                                          Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Only lowercase letters, digits and dashes."))])
     name = StringField("名称", validators=[DataRequired(), Length(max=200)])
     year = IntegerField("年度", validators=[DataRequired(), NumberRange(2000, 2100)])
     scheme = SelectField("评定办法")
@@ -73,7 +74,7 @@ def new_campaign() -> Response | str | tuple[str, int]:
             db.session.commit()
         except (CampaignError, IntegrityError) as exc:
             db.session.rollback()
-            form.slug.errors.append(str(exc) if isinstance(exc, CampaignError) else "代码已被使用")
+            form.slug.errors.append(str(exc) if isinstance(exc, CampaignError) else _("This code is already taken."))
             return render_template("admin/campaign_new.html", form=form), 422
         flash(_("Campaign created. Now add its ballot sheets."))
         return redirect(url_for("admin.campaign", slug=campaign.slug), 303)
@@ -113,7 +114,7 @@ def add_sheets(slug: str) -> Response | tuple[str, int]:
                                          actor=current_user)
     except (CampaignError, IntegrityError) as exc:
         db.session.rollback()
-        flash(str(exc) if isinstance(exc, CampaignError) else "测评票已存在", "error")
+        flash(str(exc) if isinstance(exc, CampaignError) else _("These sheets exist already."), "error")
         return redirect(url_for("admin.campaign", slug=slug), 303)
     flash(_("%(count)d ballot sheets added.", count=len(created)))
     return redirect(url_for("admin.campaign", slug=slug), 303)

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import abort, current_app, render_template, request
 
 from flask_login import current_user
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import func, select
@@ -22,8 +23,9 @@ from survey_app.services import imports
 
 
 class ImportForm(FlaskForm):
-    kind = SelectField(choices=options([("orgs", "组织"), ("people", "人员")]))
-    file = FileField(validators=[FileRequired(), FileAllowed(["xlsx", "csv"], "只支持 .xlsx 和 .csv 文件")])
+    kind = SelectField(choices=options([("orgs", _l("Organisations")), ("people", _l("People roster"))]))
+    file = FileField(validators=[FileRequired(_l("Please choose a file to upload.")),
+                                 FileAllowed(["xlsx", "csv"], _l("Only .xlsx and .csv files are accepted."))])
 
 
 @bp.get("/orgs")

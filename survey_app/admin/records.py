@@ -71,7 +71,7 @@ def audit_log() -> str:
 @roles("admin")
 def users() -> Response | str | tuple[str, int]:
     form = UserForm()
-    form.scope.choices = options([("", "全部")] + [(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
+    form.scope.choices = options([("", _l("everything"))] + [(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
         select(Organisation).where(Organisation.kind.in_(("district", "town", "street"))).order_by(Organisation.code))])
     if form.validate_on_submit():
         try:

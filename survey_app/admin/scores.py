@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -29,8 +30,8 @@ GRADED_KINDS = ("village", "community", "office", "branch")
 
 
 class UploadForm(FlaskForm):
-    file = FileField(validators=[FileRequired("请选择要上传的文件"),
-                                 FileAllowed(["xlsx", "csv"], "只支持 .xlsx 和 .csv 文件")])
+    file = FileField(validators=[FileRequired(_l("Please choose a file to upload.")),
+                                 FileAllowed(["xlsx", "csv"], _l("Only .xlsx and .csv files are accepted."))])
 
 
 def _checklist(campaign: Campaign) -> Checklist:

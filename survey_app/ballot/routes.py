@@ -155,6 +155,11 @@ def csrf_failed(_error: CSRFError) -> tuple[str, int] | str:
     return message("expired", 400)
 
 
+@bp.app_errorhandler(403)
+def forbidden(_error: Exception) -> tuple[str, int]:
+    return message("forbidden", 403)
+
+
 @bp.app_errorhandler(413)
 def too_large(_error: Exception) -> tuple[str, int]:
     return message("too_large", 413)

@@ -4,7 +4,11 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
 from survey_app import create_app
+from survey_app.config import ConfigError, database_url as current_database_url
 from survey_app.oserrors import reason
 from survey_app.cli import columns, language
 
@@ -46,6 +50,13 @@ class _Pingyi(FlaskGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OperationalError as exc:  # the database itself out of reach: its folder, its server, its name
+            url = make_url(current_database_url()).render_as_string(hide_password=True)
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise click.ClickException(f"无法打开数据库 {url}（{detail}）：SQLite 的文件夹要存在且可写，"
+                                       "PostgreSQL 的服务器要在运行、数据库要先建好（createdb）") from None
         except OSError as exc:
             if exc.errno is None:
                 raise

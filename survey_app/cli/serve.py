@@ -53,7 +53,7 @@ def exposure_warning(host: str, proxy_count: int) -> str | None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听的地址。")
 @click.option("--port", default=5000, show_default=True, type=int, help="监听的端口。")
-@click.option("--workers", default=2, show_default=True, type=int, help="工作进程数。")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="工作进程数。")
 @click.option("--threads", default=1, show_default=True, type=int,
               help="每个工作进程的线程数；生成大型 PDF 时占用一个。")
 @with_appcontext

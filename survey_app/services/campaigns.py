@@ -48,6 +48,7 @@ def create_campaign(slug: str, name: str, year: int, *, scheme_key: str | None =
     return campaign
 
 
+STATUS_LABELS = {"draft": "草稿", "open": "进行中", "closed": "已结束"}  # as the desk shows a campaign's status
 TITLE_MAX = BallotSheet.__table__.c.title.type.length
 KEY_MAX = BallotSheet.__table__.c.key.type.length
 LABEL_MAX = SheetSubject.__table__.c.label.type.length
@@ -93,7 +94,7 @@ def _definitions_used(campaign: Campaign) -> list[str]:
 def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     """Open for voting and snapshot every definition the campaign uses, in the same transaction."""
     if campaign.status != "draft":
-        raise CampaignError(f"只有草稿状态的测评活动可以开始，当前状态：{campaign.status}")
+        raise CampaignError(f"只有草稿状态的测评活动可以开始，当前状态：{STATUS_LABELS.get(campaign.status, campaign.status)}")
     if not campaign.sheets:
         raise CampaignError("测评活动还没有测评票，不能开始")
     for key in _definitions_used(campaign):
@@ -110,7 +111,7 @@ def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
 
 def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     if campaign.status != "open":
-        raise CampaignError(f"只有进行中的测评活动可以结束，当前状态：{campaign.status}")
+        raise CampaignError(f"只有进行中的测评活动可以结束，当前状态：{STATUS_LABELS.get(campaign.status, campaign.status)}")
     campaign.status, campaign.closed_at = "closed", utcnow()
     audit.record(actor, "close_campaign", campaign.slug)
     mixing.mix_ballots(campaign.id)  # in the closing transaction: see services.mixing
