@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import IntegerField, SelectField
-from wtforms.validators import DataRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange
 
 from survey_app.admin import bp
 from survey_app.admin.widgets import options
@@ -22,7 +23,8 @@ from survey_app.services.slips import batch_pdf_path, issue_with_slips
 
 class IssueForm(FlaskForm):
     sheet = SelectField("测评票")
-    count = IntegerField("数量", validators=[DataRequired(), NumberRange(1, tokens.MAX_BATCH)])
+    count = IntegerField("数量", validators=[  # InputRequired: DataRequired takes 0 for "not given"
+        InputRequired(), NumberRange(1, tokens.MAX_BATCH, message=_l("Give a number of codes from %(min)s to %(max)s."))])
 
 
 @bp.route("/campaigns/<slug>/batches", methods=["GET", "POST"])

@@ -150,3 +150,14 @@ def test_serve_with_negative_workers_is_refused_in_chinese(tmp_path):
     out = done.stderr + done.stdout
     assert done.returncode != 0
     assert "Value must be positive" not in out, out[-300:]
+
+
+def test_a_batch_of_zero_codes_is_told_the_range_not_that_the_count_is_missing(app):
+    """DataRequired took 0 for "not given": the desk said 该字段是必填字段 for a count of 0."""
+    _, sheets = open_campaign()
+    admin = make_staff(app, "zero-codes", "admin")
+    path = "/admin/campaigns/t2026/batches"
+    for count in ("0", "20001"):
+        page = admin.post(path, data={"csrf_token": admin.token(path), "sheet": str(sheets["V1"].id), "count": count})
+        text = page.get_data(as_text=True)
+        assert page.status_code == 422 and "测评码数量应在 1 到 20000 之间。" in text and "必填" not in text, count
