@@ -8,6 +8,7 @@ ZH = {
     "Please give a number from {low:g} to {high:g}": "请填写 {low:g} 到 {high:g} 之间的数",
     "Please give a whole number from {low:g} to {high:g}": "请填写 {low:g} 到 {high:g} 之间的整数",
     "People roster": "人员名册",
+    "Back to the desk": "返回管理首页",
     "Give a number of codes from %(min)s to %(max)s.": "测评码数量应在 %(min)s 到 %(max)s 之间。",
     "Please choose a file to upload.": "请选择要上传的文件。",
     "Only .xlsx and .csv files are accepted.": "只支持 .xlsx 和 .csv 文件。",
