@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 from flask.cli import FlaskGroup
-
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -55,7 +54,7 @@ class _Pingyi(FlaskGroup):
         except OperationalError as exc:  # the database itself out of reach: its folder, its server, its name
             url = make_url(current_database_url()).render_as_string(hide_password=True)
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-            raise click.ClickException(f"无法打开数据库 {url}（{detail}）：SQLite 的文件夹要存在且可写，"
+            raise click.ClickException(f"数据库 {url} 无法使用（{detail}）。若是打不开：SQLite 的文件夹要存在且可写，"
                                        "PostgreSQL 的服务器要在运行、数据库要先建好（createdb）") from None
         except OSError as exc:
             if exc.errno is None:
