@@ -5,9 +5,9 @@ import functools
 import secrets
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -31,10 +31,17 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
+EPOCH = "pingyi_epoch"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The account, if it is active and the session is of its current epoch: a copy of the cookie
+    taken before the user signed out (a shared office PC, another tab) signs nobody in."""
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or session.get(EPOCH) != user.session_epoch:
+        return None
+    return user
 
 
 @functools.cache
@@ -84,6 +91,7 @@ def login() -> Response | str | tuple[str, int]:
         audit.record(user, "login", user.username)
         db.session.commit()
         login_user(user)
+        session[EPOCH] = user.session_epoch
         target = request.args.get("next", "")
         return redirect(target if target.startswith("/admin") else url_for("admin.home"))
     return render_template("admin/login.html", form=form)
@@ -92,7 +100,12 @@ def login() -> Response | str | tuple[str, int]:
 @bp.post("/logout")
 @roles("admin", "analyst", "assessor")
 def logout() -> Response:
+    """Sign out here and everywhere: every session of this account, copies included, ends."""
+    db.session.execute(update(User).where(User.id == current_user.id)
+                       .values(session_epoch=User.session_epoch + 1))
+    db.session.commit()
     logout_user()
+    session.pop(EPOCH, None)
     flash(_("You are signed out."))
     return redirect(url_for("admin.login"))
 

@@ -228,3 +228,22 @@ def test_a_wrong_password_is_counted_in_the_database_not_from_the_row_a_request_
     db.session.expire_all()
     user = db.session.scalar(select(User).where(User.username == "parallel"))
     assert user.locked_until is not None and user.failed_logins == 0, "the fifth guess locks the account"
+
+
+# --------------------------------------------------------------------------- signing out
+
+def test_a_copy_of_the_session_cookie_stops_working_once_its_user_signs_out(app):
+    """Sessions lived in the signed cookie alone: a copy taken before logout (a shared office PC,
+    another tab) kept the account signed in for 31 days. Signing out now ends every copy."""
+    staff = make_staff(app, "leaver", "admin")
+    other = make_staff(app, "stayer", "admin")
+    copy = Staff(app)
+    cookie = staff.inner.get_cookie("session")
+    copy.inner.set_cookie("session", cookie.value, domain=cookie.domain or "localhost")
+    assert copy.get("/admin/campaigns").status_code == 200, "the copy works while its user is signed in"
+    assert staff.post("/admin/logout", data={"csrf_token": staff.token("/admin/campaigns")}).status_code == 302
+    assert copy.get("/admin/campaigns").status_code == 302, "the copy from before the sign-out signs nobody in"
+    assert staff.get("/admin/campaigns").status_code == 302
+    assert other.get("/admin/campaigns").status_code == 200, "another account's session is untouched"
+    again = staff.login("leaver", "leaver-password-123")  # and signing in again works
+    assert again.status_code == 302 and staff.get("/admin/campaigns").status_code == 200
