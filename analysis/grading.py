@@ -1,7 +1,7 @@
 """Grades from scores, as an organisation department's 评定办法 says, with every step written down.
 
 The engine is a pure function of DataFrames and a frozen :class:`GradingSpec` (built from a YAML
-scheme by ``survey_app.specs.grading_spec``; this package imports nothing of ``forms``). The
+scheme by ``survey_app.specs.grading_spec``; this module imports nothing of ``forms``). The
 steps run in a fixed order, each appending to the reason trail (:mod:`analysis.reasons`):
 
 1. scale every component to 100 points: ``scaled = raw / full_marks * 100``;

@@ -46,6 +46,16 @@ def _address_key() -> str:
     return f"{get_remote_address()}:{_poster_key()}"
 
 
+def _refusal(context: posters.PosterContext) -> tuple[str, int] | None:
+    if context.closed:
+        return "poster_closed", 410
+    if context.campaign.status != "open":
+        return ("not_open" if context.campaign.status == "draft" else "closed"), 403
+    if _voted(context.poster_id):
+        return "voted_here", 409
+    return None
+
+
 @bp.route("/p/<slug>", methods=["GET", "POST"])
 @limiter.limit(PER_ADDRESS, key_func=_address_key, methods=["POST"])
 @limiter.limit(PER_POSTER, key_func=_poster_key, methods=["POST"])
@@ -54,16 +64,13 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
     context = posters.find(slug)
     if context is None:
         return message("unknown", 404)
-    nonce = request.form.get("nonce", "") if request.method == "POST" else ""
-    if 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce):
-        ballot_stored()  # sent again after it was stored: told so, even if the poster or campaign closed since
-        return done_page(recorded=True)
-    if context.closed:
-        return message("poster_closed", 410)
-    if context.campaign.status != "open":
-        return message("not_open" if context.campaign.status == "draft" else "closed", 403)
-    if _voted(context.poster_id):
-        return message("voted_here", 409)
+    refusal = _refusal(context)
+    if refusal is not None:  # only then can a stored ballot's resend need telling apart (a query saved per vote)
+        nonce = request.form.get("nonce", "") if request.method == "POST" else ""
+        if 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce):
+            ballot_stored()  # sent again after it was stored: told so, even if the poster or campaign closed since
+            return done_page(recorded=True)
+        return message(*refusal)
     info = context.sheet
     def form_class() -> type:
         return ballot_form_class((context.sheet_id, str(context.campaign.opened_at)), info.questionnaire,

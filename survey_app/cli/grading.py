@@ -103,13 +103,13 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
     frame = _read_table(results, ("subject", "row_type"), "应为 pingyi analyze 写出的 results.csv", dtype={"subject": str})
     ratings_frame = _read_table(ratings, ("subject", "item", "choice", "value"), "应为 pingyi export 导出的评分表",
                                 reader=read_ratings) if ratings else None
-    flags = None
     if ratings_frame is not None and (beside := results.with_name("flags.csv")).exists():
         # the same analysis' exclusions: a ballot it left out of the scores counts for no vote share either
         flags = _read_table(beside, ("ballot_id", "excluded"), "应为 pingyi analyze 写出的 flags.csv",
                             dtype={"ballot_id": str})
-        left_out = len(ratings_frame) - len(without_excluded(ratings_frame, flags))
-        click.echo(f"得票比例和测评维度不计 {beside.name} 中排除的选票（{left_out} 条答案）。")
+        kept = without_excluded(ratings_frame, flags)
+        click.echo(f"得票比例和测评维度不计 {beside.name} 中排除的选票（{len(ratings_frame) - len(kept)} 条答案）。")
+        ratings_frame = kept
     last = _read_table(previous, ("subject", "grade"), "应为上一次评定写出的 grades.csv", dtype=str) if previous else None
     if last is not None:  # a campaign column tells several years apart; grading reads it
         last = last[[c for c in ("subject", "grade", "campaign") if c in last.columns]]
@@ -119,7 +119,7 @@ def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previo
     subjects["parent"] = subjects["subject"].map(named["parent"].replace("", None)) if "parent" in named else None
     try:
         return grade_tables(scheme, library, frame, subjects=subjects, checklist_scores=scores, vetoes=vetoes,
-                            ratings=ratings_frame, previous=last, excluded_ballots=flags)
+                            ratings=ratings_frame, previous=last)
     except (GradingInputError, ValueError, DefinitionError) as exc:
         raise click.ClickException(str(exc)) from None
 
