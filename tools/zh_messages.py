@@ -51,6 +51,8 @@ ZH = {
     "Voting has ended": "测评已结束",
     "This assessment is closed; votes are no longer accepted.": "本次测评已结束，不再接受投票。",
     "This page has expired": "页面已过期",
+    "This page had expired, so your vote was not stored yet. Your answers are kept: please check them and submit again.":
+        "页面已过期，您的测评还没有保存。您填写的回答都已保留，请核对后再次提交。",
     "Please open the ballot again and submit it. Your code has not been used.":
         "请重新打开测评页面后提交。您的测评码尚未使用。",
     "The submission is too large": "提交的内容过大",

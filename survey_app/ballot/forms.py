@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hmac
 import math
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
@@ -29,6 +30,19 @@ class CodeForm(FlaskForm):
 class BallotBase(FlaskForm):
     nonce = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
     started = HiddenField(validators=[Length(max=200)])
+
+
+def form_as_sent(form_class: type) -> FlaskForm:
+    """The form filled in with what the voter sent, and a fresh CSRF token when rendered.
+
+    For a page whose session cookie was lost or whose CSRF token grew old: with JavaScript off
+    nothing else keeps the answers, and an elderly voter should not have to give twenty again.
+    The nonce stays the form's own, so a ballot sent from both copies still counts once.
+    """
+    form = form_class(formdata=request.form)
+    if not 8 <= len(form.nonce.data or "") <= 64:
+        form.nonce.data = secrets.token_urlsafe(18)
+    return form
 
 
 def ballot_form_class(stamp: tuple, questionnaire: Questionnaire, subjects: Sequence[str]) -> type:

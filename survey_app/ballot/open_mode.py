@@ -9,7 +9,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp
-from survey_app.ballot.forms import ballot_form_class, seconds_since, start_stamp
+from survey_app.ballot.forms import ballot_form_class, form_as_sent, seconds_since, start_stamp
 from survey_app.ballot.routes import ballot_stored, done_page, message
 from survey_app.ballot.submission import read_submission
 from survey_app.extensions import limiter
@@ -56,6 +56,33 @@ def _refusal(context: posters.PosterContext) -> tuple[str, int] | None:
     return None
 
 
+def _form_class(context: posters.PosterContext) -> type:
+    info = context.sheet
+    return ballot_form_class((context.sheet_id, str(context.campaign.opened_at)), info.questionnaire, info.subjects)
+
+
+def _sheet_page(context: posters.PosterContext, form: object, status: int = 200, **extra: object) -> tuple[str, int]:
+    info = context.sheet
+    return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
+                           subjects=info.labels, open_mode=True, **extra), status
+
+
+def after_lost_session(slug: str) -> tuple[str, int] | str:
+    """The CSRF check failed (see routes.csrf_failed): a resend of a stored ballot is told it counted;
+    otherwise, while the poster still takes votes, the ballot comes back with the answers given."""
+    nonce = request.form.get("nonce", "")
+    if 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce):
+        ballot_stored()
+        return done_page(recorded=True)
+    context = posters.find(slug)
+    if context is None:
+        return message("unknown", 404)
+    refusal = _refusal(context)
+    if refusal is not None:
+        return message(*refusal)
+    return _sheet_page(context, form_as_sent(_form_class(context)), 400, expired=True)
+
+
 @bp.route("/p/<slug>", methods=["GET", "POST"])
 @limiter.limit(PER_ADDRESS, key_func=_address_key, methods=["POST"])
 @limiter.limit(PER_POSTER, key_func=_poster_key, methods=["POST"])
@@ -71,22 +98,14 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
             ballot_stored()  # sent again after it was stored: told so, even if the poster or campaign closed since
             return done_page(recorded=True)
         return message(*refusal)
-    info = context.sheet
-    def form_class() -> type:
-        return ballot_form_class((context.sheet_id, str(context.campaign.opened_at)), info.questionnaire,
-                                 info.subjects)
-
     if request.method == "GET":
-        form = form_class()(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
-        return render_template("ballot/sheet.html", form=form, info=info, questionnaire=info.questionnaire,
-                               subjects=info.labels, open_mode=True)
-    submitted = read_submission(info, form_class)
+        form = _form_class(context)(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())
+        return _sheet_page(context, form)
+    submitted = read_submission(context.sheet, lambda: _form_class(context))
     if submitted.refusal:
         return message(*submitted.refusal)
     if submitted.answers is None:
-        return render_template("ballot/sheet.html", form=submitted.invalid_form, info=info,
-                               questionnaire=info.questionnaire, subjects=info.labels, open_mode=True,
-                               invalid=True), 422
+        return _sheet_page(context, submitted.invalid_form, 422, invalid=True)
     try:
         result = posters.cast_open_ballot(context, submitted.answers, nonce=submitted.nonce,
                                           address=get_remote_address(),

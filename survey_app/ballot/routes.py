@@ -10,8 +10,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from survey_app.ballot import bp, guessing
-from survey_app.ballot.forms import CodeForm, ballot_form_class, seconds_since, start_stamp
-from survey_app.ballot.submission import read_submission
+from survey_app.ballot.forms import CodeForm, ballot_form_class, form_as_sent, seconds_since, start_stamp
+from survey_app.ballot.submission import FORM_TYPES, read_submission
 from survey_app.extensions import limiter, select_locale
 from survey_app.services import casting, posters, tokens
 from survey_app.services.casting import AnswerError, TokenContext
@@ -135,24 +135,31 @@ def too_large_page() -> tuple[str, int]:
 @bp.app_errorhandler(CSRFError)
 def csrf_failed(_error: CSRFError) -> tuple[str, int] | str:
     """A page whose session cookie was lost or grew old. Sent again after its ballot was stored,
-    it is told the ballot counted, not that the code is unused; a poster's page has no code."""
-    args = request.view_args or {}
-    if request.endpoint == "ballot.sheet" and (code := tokens.normalise(args.get("code", ""))):
-        context = casting.lookup(code)
-        if context is not None and context.status == "used":
-            if resent(code):
-                ballot_stored()
-                return done_page(recorded=True)
-            return message("used", 409)
+    it is told the ballot counted, not that the code is unused; otherwise the voter gets the ballot
+    back with the answers given, to send again. A code is looked up only as the ballot page itself
+    would: wrong ones count as guesses, so this is no way round the limit on them."""
+    if request.mimetype not in FORM_TYPES:
+        return message("bad_request", 415)
     if request.endpoint == "ballot.poster":
-        from survey_app.services import posters
+        from survey_app.ballot import open_mode  # it builds on this module
 
-        nonce = request.form.get("nonce", "")
-        if 8 <= len(nonce) <= 64 and posters.recorded_before(args.get("slug", ""), nonce):
-            ballot_stored()
-            return done_page(recorded=True)
-        return message("expired_open", 400)
-    return message("expired", 400)
+        return open_mode.after_lost_session((request.view_args or {}).get("slug", ""))
+    if request.endpoint != "ballot.sheet":
+        return message("expired", 400)
+    if guessing.blocked():
+        return message("too_many", 429)
+    code = tokens.normalise((request.view_args or {}).get("code", ""))
+    context = casting.lookup(code) if code else None
+    if context is None or code is None:
+        guessing.count_miss()
+        return message("unknown", 404)
+    if context.status == "used":
+        return _after_cast(code, request.form.get("nonce", ""))
+    refusal = casting.gate(context)
+    if refusal is not None:
+        return message(refusal, REFUSALS.get(refusal, 409))
+    info = context.sheet
+    return _page(info, form_as_sent(_form_class(info, context)), 400, expired=True)
 
 
 @bp.app_errorhandler(403)

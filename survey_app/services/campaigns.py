@@ -113,6 +113,7 @@ def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     if campaign.status != "open":
         raise CampaignError(f"只有进行中的测评活动可以结束，当前状态：{STATUS_LABELS.get(campaign.status, campaign.status)}")
     campaign.status, campaign.closed_at = "closed", utcnow()
+    campaign.fingerprint_salt = ""  # no ballot can come any more: see services.posters.fingerprint
     audit.record(actor, "close_campaign", campaign.slug)
     mixing.mix_ballots(campaign.id)  # in the closing transaction: see services.mixing
     db.session.commit()

@@ -1,9 +1,10 @@
 """Open mode: a poster QR per village and rater group for residents who have no slip.
 
 There is no token to spend, so three guards stand in: a signed cookie per poster (one vote per
-browser), rate limits per address and per poster (in the view), and a salted per-campaign
+browser), rate limits per address and per poster (in the view), and a keyed per-campaign
 fingerprint of the address stored with each ballot so analysis can find bursts of duplicates.
-The raw address is never stored.
+The raw address is never stored, and the fingerprint cannot be worked back to it: see
+:func:`fingerprint`.
 """
 from __future__ import annotations
 
@@ -87,9 +88,22 @@ def close_poster(poster: Poster, *, actor: object = "cli") -> bool:
     return True
 
 
-def fingerprint(campaign: Campaign, address: str) -> str:
-    """Same address, same hash within one campaign; not reversible without the campaign's salt."""
-    return hmac.new(campaign.fingerprint_salt.encode(), address.encode(), hashlib.sha256).hexdigest()
+def fingerprint(campaign: Campaign, address: str) -> str | None:
+    """Same address, same hash within one campaign, and from nothing the database holds.
+
+    There are only 2³² IPv4 addresses, so a hash keyed by the campaign's salt alone could be
+    checked against a known address (the village office's, a cadre's phone) by anyone holding the
+    database. The key is therefore the salt under the instance's token key, which lives outside the
+    database, and closing the campaign erases the salt (``campaigns.close_campaign``): after that
+    nobody, the server's operator included, can hash an address to match a stored one, while the
+    analysis still compares the stored fingerprints with each other. None once the salt is gone:
+    the campaign is closed, and its ballot will be refused.
+    """
+    if not campaign.fingerprint_salt:
+        return None
+    key = hmac.digest(current_app.config["TOKEN_KEY"].encode(),
+                      f"poster-fingerprint:{campaign.fingerprint_salt}".encode(), "sha256")
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 
 
 def cast_open_ballot(context: PosterContext, answers: list[AnswerIn], *, nonce: str, address: str,

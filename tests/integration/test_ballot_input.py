@@ -1,6 +1,7 @@
 """Bad input at the ballot: each a 4xx with a message in Chinese, and nothing stored or spent."""
 from __future__ import annotations
 
+import re
 import time
 from types import SimpleNamespace
 
@@ -103,12 +104,31 @@ def test_a_duplicated_field_is_refused(ballot, voter):
     assert nothing_changed()
 
 
-def test_a_post_without_csrf_gets_the_expired_page(ballot, voter):
+def test_a_post_without_csrf_gets_its_ballot_back_with_the_answers_given(ballot, voter):
+    """Once the expired page, and every answer was to be given again when JavaScript was off."""
     code, hidden, answers, _ = ballot
-    response = voter.client.post(f"/t/{code}", data={**answers, "nonce": hidden["nonce"]})
-    assert response.status_code == 400 and h1(response) == "页面已过期"
+    given = dict(list(answers.items())[:3])
+    response = voter.client.post(f"/t/{code}", data={**given, "nonce": hidden["nonce"]})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "页面已过期，您的测评还没有保存" in page
+    checked = dict(re.findall(r'<input type="radio" name="([^"]+)" value="([^"]+)"[^>]*? checked>', page))
+    assert checked == given
+    fresh = voter.hidden(page)
+    assert fresh["nonce"] == hidden["nonce"] and fresh["csrf_token"], "the same form, with a token that works"
     forged = voter.client.post(f"/t/{code}", data={**hidden, **answers, "csrf_token": "forged"})
     assert forged.status_code == 400
+    assert nothing_changed()
+    sent_again = voter.client.post(f"/t/{code}", data={**fresh, **answers})
+    assert sent_again.status_code == 200 and "提交成功，您的测评已计入" in sent_again.get_data(as_text=True)
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+
+
+def test_a_post_without_csrf_is_no_way_round_the_limit_on_wrong_codes(ballot, voter):
+    statuses = [voter.client.post(f"/t/{tokens.display(tokens.new_code())}", data={"nonce": "n" * 24}).status_code
+                for _ in range(22)]
+    assert statuses[:20] == [404] * 20 and set(statuses[20:]) == {429}
+    assert voter.client.get(f"/t/{ballot[0]}").status_code == 429, "the misses counted like any others"
     assert nothing_changed()
 
 

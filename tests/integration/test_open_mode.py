@@ -1,12 +1,19 @@
-"""Open mode: one vote per browser, limits per address, a salted fingerprint, never the address."""
+"""Open mode: one vote per browser, limits per address, a keyed fingerprint, never the address.
+
+Once wrong: the fingerprint was keyed by the campaign's salt alone, stored in the same database, so
+anyone holding the database could hash a known address and find its ballots."""
 from __future__ import annotations
+
+import hashlib
+import hmac
+import re
 
 import pytest
 from sqlalchemy import func, select, text
 
 from survey_app.extensions import db
-from survey_app.models import Ballot
-from survey_app.services import posters
+from survey_app.models import Ballot, Campaign, Poster
+from survey_app.services import campaigns as campaign_service, posters
 from survey_app.services.sheets import sheet_definition
 from survey_app.services.export import ratings_frame
 from survey_app.services.turnout import turnout
@@ -57,6 +64,27 @@ def test_twenty_ballots_from_one_address_in_a_minute_are_limited_and_share_a_fin
     # the salt is per campaign: the same address hashes differently elsewhere
     assert posters.fingerprint(campaign, ADDRESS) != \
         posters.fingerprint(type(campaign)(fingerprint_salt="x" * 64), ADDRESS)
+
+
+def test_nothing_in_the_database_turns_an_address_into_its_fingerprint_and_closing_erases_the_salt(app, poster):
+    campaign, p, answers = poster
+    assert vote(Voter(app), p.slug, answers).status_code == 200
+    db.session.remove()
+    stored = db.session.scalar(select(Ballot.fingerprint))
+    salt = db.session.scalar(select(Campaign.fingerprint_salt))
+    secrets_in_the_database = [str(v) for table in db.metadata.tables
+                               for row in db.session.execute(text(f"SELECT * FROM {table}")) for v in row
+                               if isinstance(v, str) and v]
+    for key in secrets_in_the_database:  # every text the database holds, tried as the key
+        assert hmac.new(key.encode(), ADDRESS.encode(), hashlib.sha256).hexdigest() != stored
+    assert salt and salt in secrets_in_the_database
+
+    campaign_service.close_campaign(db.session.get(Campaign, campaign.id))
+    db.session.remove()
+    closed = db.session.get(Campaign, campaign.id)
+    assert closed.fingerprint_salt == "", "the salt outlived the last ballot it could key"
+    assert posters.fingerprint(closed, ADDRESS) is None
+    assert db.session.scalar(select(Ballot.fingerprint)) == stored, "the analysis still has what it compares"
 
 
 def test_the_raw_address_is_stored_nowhere(app, poster):
@@ -151,3 +179,29 @@ def test_a_poster_ballot_whose_commit_answer_was_lost_is_looked_up_before_the_vo
     assert refused.status_code == 500 and "您的测评没有保存" in refused.get_data(as_text=True)
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+
+
+def test_a_poster_form_whose_session_was_lost_comes_back_with_its_answers(app, poster):
+    """With JavaScript off, the expired page used to drop every answer; the poster and its limits still hold."""
+    campaign, p, answers = poster
+    phone = Voter(app)
+    env = {"REMOTE_ADDR": ADDRESS}
+    hidden = phone.hidden(phone.client.get(f"/p/{p.slug}", environ_base=env).get_data(as_text=True))
+    lost = Voter(app)  # the same form, from a webview that dropped the session cookie
+    response = lost.client.post(f"/p/{p.slug}", data={**hidden, **answers}, environ_base=env)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "页面已过期，您的测评还没有保存" in page
+    assert sorted(re.findall(r'name="([^"]+)" value="[^"]+"[^>]*? checked>', page)) == sorted(answers)
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+    sent_again = lost.client.post(f"/p/{p.slug}", data={**lost.hidden(page), **answers}, environ_base=env)
+    assert sent_again.status_code == 200
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+    posters.close_poster(db.session.get(Poster, p.id))
+    assert lost.hidden(page)["nonce"] == hidden["nonce"], "both copies of the form are one ballot"
+    again = Voter(app).client.post(f"/p/{p.slug}", data={**hidden, **answers}, environ_base=env)
+    assert again.status_code == 200 and "您的测评已经记录" in again.get_data(as_text=True)
+    taken_down = Voter(app).client.post(f"/p/{p.slug}", data={**hidden, **answers, "nonce": "z" * 24},
+                                        environ_base=env)
+    assert taken_down.status_code == 410, "a poster taken down gives no form back"

@@ -66,7 +66,7 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
-def test_upgrading_a_database_with_campaigns_keeps_them_and_salts_each_apart(bare_app):
+def test_upgrading_a_database_with_campaigns_keeps_them_salts_each_apart_and_erases_closed_ones_salt(bare_app):
     from flask_migrate import upgrade
 
     with bare_app.app_context():
@@ -77,10 +77,16 @@ def test_upgrading_a_database_with_campaigns_keeps_them_and_salts_each_apart(bar
                 connection.execute(text(
                     "INSERT INTO campaign (slug, name, year, status, created_at) "
                     "VALUES (:slug, :slug, 2025, 'closed', CURRENT_TIMESTAMP)"), {"slug": slug})
-        upgrade(directory=directory)
+        upgrade(directory=directory, revision="0005")
         rows = db.session.execute(text("SELECT slug, rehearsal, fingerprint_salt FROM campaign ORDER BY slug")).all()
         assert [r.slug for r in rows] == ["a", "b"] and not any(r.rehearsal for r in rows)
         assert len({r.fingerprint_salt for r in rows}) == 2 and all(len(r.fingerprint_salt) == 64 for r in rows)
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE campaign SET status = 'open' WHERE slug = 'b'"))
+        upgrade(directory=directory)  # 0006: a closed campaign's salt has keyed its last poster ballot
+        salts = dict(db.session.execute(text("SELECT slug, fingerprint_salt FROM campaign")).all())
+        assert salts["a"] == "" and len(salts["b"]) == 64
         db.session.remove()
 
 
