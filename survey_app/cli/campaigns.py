@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from survey_app.cli.columns import columns
 from survey_app.extensions import db
 from survey_app.models import BallotSheet
 from survey_app.services import campaigns, export, tokens, turnout
@@ -56,26 +57,34 @@ def close_command(campaign: str) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="以 CSV 格式写到标准输出。")
 @with_appcontext
 def turnout_command(campaign: str, as_csv: bool) -> None:
-    """按测评票统计测评码发放数、已用数和各投票方式的选票数。"""
+    """按测评票统计测评码发放数、已用数和各投票方式（含演练）的选票数。"""
     rows = turnout.turnout(_campaign(campaign))
+    modes = ("token", "open", "paper", "rehearsal")  # the desk's CSV has the same columns
     if as_csv:
         writer = csv.writer(sys.stdout)
-        writer.writerow(["sheet", "organisation", "rater_group", "issued", "used", "share",
-                         "token", "open", "paper"])
+        writer.writerow(["sheet", "organisation", "rater_group", "issued", "used", "share", *modes])
         for r in rows:
             writer.writerow([r.sheet, csv_safe(r.organisation), r.rater_group, r.issued, r.used,
-                             f"{r.share:.4f}" if r.share is not None else "", r.ballots.get("token", 0),
-                             r.ballots.get("open", 0), r.ballots.get("paper", 0)])
+                             f"{r.share:.4f}" if r.share is not None else "",
+                             *(r.ballots.get(mode, 0) for mode in modes)])
         return
-    click.echo(f"{'测评票':<24}{'组织':<10}{'评价主体':<12}{'发放':>6}{'已用':>6}{'参与率':>8}{'扫码/公开/纸质':>16}")
-    issued = used = 0
+    table = [["测评票", "组织", "评价主体", "发放", "已用", "参与率", "扫码/公开/纸质/演练"]]
     for r in rows:
-        share = f"{r.share:.1%}" if r.share is not None else "—"
-        modes = f"{r.ballots.get('token', 0)}/{r.ballots.get('open', 0)}/{r.ballots.get('paper', 0)}"
-        click.echo(f"{r.sheet:<24}{r.organisation:<10}{r.rater_group:<12}{r.issued:>6}{r.used:>6}{share:>8}{modes:>16}")
-        issued, used = issued + r.issued, used + r.used
+        table.append([r.sheet, r.organisation, r.rater_group, str(r.issued), str(r.used),
+                      f"{r.share:.1%}" if r.share is not None else "—",
+                      "/".join(str(r.ballots.get(mode, 0)) for mode in modes)])
+    widths = [max(columns(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:  # padded by display columns: a Chinese character takes two
+        click.echo("  ".join(_padded(cell, width, right=i >= 3)
+                             for i, (cell, width) in enumerate(zip(line, widths))).rstrip())
+    issued, used = sum(r.issued for r in rows), sum(r.used for r in rows)
     total = f"{used / issued:.1%}" if issued else "—"
     click.echo(f"合计：发放 {issued}，已用 {used}，参与率 {total}")
+
+
+def _padded(text: str, width: int, *, right: bool) -> str:
+    pad = " " * (width - columns(text))
+    return pad + text if right else text + pad
 
 
 @click.command("issue-tokens")
@@ -90,6 +99,8 @@ def issue_tokens_command(campaign: str, sheet_key: str, count: int, out: Path, c
     """为一张测评票发放一批一次性测评码，并生成测评票 PDF。"""
     from survey_app.services.slips import issue_with_slips
 
+    if codes_csv is not None and codes_csv.resolve() == out.resolve():
+        raise click.UsageError("--codes 不能与 --out 是同一个文件：测评码 CSV 会覆盖测评票 PDF")
     c = _campaign(campaign)
     sheet = db.session.scalar(select(BallotSheet).where(BallotSheet.campaign_id == c.id,
                                                         BallotSheet.key == sheet_key))

@@ -215,6 +215,42 @@ def test_turnout_csv_on_the_command_line_does_not_carry_a_formula_from_an_organi
     assert not live, live
 
 
+def test_turnout_on_the_command_line_counts_rehearsal_ballots_as_the_desk_does(app, pingyi, voter):
+    """`pingyi turnout` (table and --csv) left rehearsal ballots out, while the desk's CSV has them;
+    and its table was padded by characters, so every Chinese name pushed its row out of line."""
+    from survey_app.services.sheets import sheet_definition
+    from tests.factories import full_answers
+
+    campaign, sheets = open_campaign(open_it=False)
+    rehearsal.start_rehearsal(campaign)
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 2).codes[0])
+    q, subjects = sheet_definition(sheets["V1"])
+    assert voter.vote(code, full_answers(q, subjects)).status_code == 200
+    done = pingyi("turnout", "t2026", "--csv")
+    assert done.exit_code == 0, done.output
+    row = next(r for r in csv.DictReader(io.StringIO(done.output)) if r["sheet"] == "T1V1-masses")
+    assert (row["rehearsal"], row["token"], row["used"]) == ("1", "0", "1")
+    table = pingyi("turnout", "t2026")
+    assert table.exit_code == 0, table.output
+    from survey_app.cli.columns import columns
+
+    lines = table.output.splitlines()[:-1]  # the total line is a sentence
+    header, rows = lines[0], lines[1:]
+    assert "0/0/0/1" in next(line for line in rows if line.startswith("T1V1-masses"))
+    ends = {columns(line) for line in rows}  # right-aligned numbers: every row ends in one column
+    assert len(ends) == 1 and columns(header) == ends.pop(), lines
+
+
+def test_codes_and_slips_at_one_path_are_refused_before_anything_is_issued(app, pingyi, tmp_path):
+    """The codes CSV, written second, replaced the slips PDF: the batch was stored and its slips lost."""
+    open_campaign()
+    same = tmp_path / "slips.pdf"
+    done = pingyi("issue-tokens", "t2026", "--sheet", "T1V1-masses", "--count", "3", "--out", str(same),
+                  "--codes", str(tmp_path / "." / "slips.pdf"))
+    assert done.exit_code == 2 and "--codes 不能与 --out 是同一个文件" in done.output
+    assert not same.exists() and stored() == (0, 0)
+
+
 # --- export --------------------------------------------------------------------------------------
 
 EXCEL_MAX_ROWS = 1_048_576
