@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 from survey_app import create_app
 from survey_app.config import ConfigError, database_url as current_database_url
 from survey_app.oserrors import reason
+from survey_app.services.database import SchemaError
 from survey_app.cli import columns, language
 
 language.install()  # before any command is built: click.Path names its kind when it is constructed
@@ -49,7 +50,7 @@ class _Pingyi(FlaskGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except (ConfigError, SchemaError) as exc:
             raise click.ClickException(str(exc)) from None
         except OperationalError as exc:  # the database itself out of reach: its folder, its server, its name
             url = make_url(current_database_url()).render_as_string(hide_password=True)
