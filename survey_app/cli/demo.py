@@ -34,6 +34,8 @@ def demo_command(if_empty: bool, simulate: int, folder: Path | None) -> None:
     folder = folder or instance_dir() / "demo"
     if if_empty and db.session.scalar(select(func.count()).select_from(Campaign)):
         click.echo("数据库中已有测评活动，跳过演示数据。")
+        if (folder / "rosters").is_dir():  # make run says where step 2 of the walkthrough finds them, every time
+            click.echo(f"名册文件：{folder / 'rosters'}")
         _print_where(folder)
         return
     result = seed_demo(folder)

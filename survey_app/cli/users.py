@@ -10,7 +10,7 @@ from survey_app.services.users import UserError, create_user
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
               help="admin 管理员、analyst 分析员、assessor 考评员。")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+@click.option("--password", prompt="密码", hide_input=True, confirmation_prompt=True,
               help="未给出时会提示输入；至少 10 个字符。")
 @click.option("--scope", "scope_code", metavar="ORG_CODE",
               help="该用户的权限限于此组织及其下级（如一个镇）。")

@@ -23,6 +23,11 @@ from survey_app.services.casting import AnswerIn, cast_ballot
 GROUP_LEANING = {"masses": 0.0, "member": 0.35, "village_rep": 0.15, "town_cadre": 0.25}
 SHEET_SHARE = {"masses": 0.62, "member": 0.16, "village_rep": 0.14, "town_cadre": 0.08}
 NORMAL_DURATIONS = ["1-2m", "2-5m", "2-5m", "5-15m", "30-60s"]
+# The lenient rater sees every subject this much better than the others do, on the latent scale the
+# answers are drawn from. Moving the drawn answers up instead made a town cadre's ballot, mostly the
+# best choice already, all best: a straight-liner, excluded before leniency was ever fitted.
+LENIENT_LIFT = 1.5
+SHOWN = 3  # raters a sheet needs before the lenient rater is planted on it: analysis shows cells from 3
 
 
 @dataclass
@@ -45,7 +50,7 @@ def _level(rng: random.Random, quality: float, n_choices: int) -> int:
 
 
 def _answers(rng: random.Random, q: Questionnaire, subjects: list[str], quality: dict[str, float],
-             shift: int = 0, flat: bool = False) -> list[AnswerIn]:
+             flat: bool = False) -> list[AnswerIn]:
     out = []
     for subject in subjects:
         for item in q.items:
@@ -55,11 +60,11 @@ def _answers(rng: random.Random, q: Questionnaire, subjects: list[str], quality:
                 if flat:
                     value = high
                 else:
-                    mid = low + (high - low) * (0.72 + 0.12 * quality[subject]) + shift
+                    mid = low + (high - low) * (0.72 + 0.12 * quality[subject])
                     value = float(min(high, max(low, round(rng.gauss(mid, 1.2)))))
                 out.append(AnswerIn(subject, item.key, None, value))
                 continue
-            level = 0 if flat else max(0, _level(rng, quality[subject], len(scale.choices)) - shift)
+            level = 0 if flat else _level(rng, quality[subject], len(scale.choices))
             choice = scale.choices[level]
             out.append(AnswerIn(subject, item.key, choice.key, choice.value))
     return out
@@ -79,13 +84,8 @@ def simulate(campaign: Campaign, count: int, *, seed: int = 2026) -> SimulationR
     by_group: dict[str, list[BallotSheet]] = {}
     for sheet in sheets:
         by_group.setdefault(sheet.rater_group, []).append(sheet)
-    plan: list[BallotSheet] = []
-    for group, share in SHEET_SHARE.items():
-        group_sheets = by_group.get(group, [])
-        for index in range(round(count * share)):
-            if group_sheets:
-                plan.append(group_sheets[index % len(group_sheets)])
-    plan = plan[:count]
+    plan = [sheet for group, n in _per_group(count, by_group).items()
+            for sheet in (by_group[group][index % len(by_group[group])] for index in range(n))]
     needed = Counter(s.id for s in plan)
     codes: dict[int, list[str]] = {}
     for sheet in sheets:
@@ -93,6 +93,7 @@ def simulate(campaign: Campaign, count: int, *, seed: int = 2026) -> SimulationR
             codes[sheet.id] = tokens.issue_tokens(sheet, needed[sheet.id] + 2, label="模拟",
                                                   actor="simulate").codes
     rng.shuffle(plan)
+    lenient_sheet = _room_above(plan, {v.id: quality[v.code] for v in villages})
     planted_at = {"straight_liner": None, "lenient_rater": None, "speeder": None}
     for sheet in plan:
         q, subjects = sheet_definition(sheet)
@@ -101,16 +102,17 @@ def simulate(campaign: Campaign, count: int, *, seed: int = 2026) -> SimulationR
             org_code = s if s in quality else org_of.get(s, "")
             subject_quality[s] = quality.get(org_code, 0.4) + GROUP_LEANING.get(sheet.rater_group, 0) \
                 + rng.gauss(0, 0.3)
-        flat = shift = 0
+        flat = False
         duration = rng.choice(NORMAL_DURATIONS)
         kind = None
-        if q.layout == "grid" and planted_at["straight_liner"] is None:
+        if q.layout == "grid" and planted_at["straight_liner"] is None and sheet is not lenient_sheet:
             flat, kind = True, "straight_liner"
-        elif q.layout == "grid" and planted_at["lenient_rater"] is None and sheet.rater_group == "town_cadre":
-            shift, kind = 2, "lenient_rater"
+        elif sheet is lenient_sheet and planted_at["lenient_rater"] is None:
+            subject_quality = {s: value + LENIENT_LIFT for s, value in subject_quality.items()}
+            kind = "lenient_rater"
         elif planted_at["speeder"] is None and len(subjects) * len(q.items) >= 10:
             duration, kind = "<30s", "speeder"
-        answers = _answers(rng, q, subjects, subject_quality, shift=shift, flat=bool(flat))
+        answers = _answers(rng, q, subjects, subject_quality, flat=flat)
         result = cast_ballot(codes[sheet.id].pop(), answers, nonce=secrets.token_hex(8), duration=duration)
         if result.status != "cast":
             raise RuntimeError(f"simulated ballot refused: {result.status}")
@@ -121,6 +123,34 @@ def simulate(campaign: Campaign, count: int, *, seed: int = 2026) -> SimulationR
             report.planted[kind] = result.ballot_id or ""
     report.scores, report.vetoes = _fill_checklists(campaign, rng, quality)
     return report
+
+
+def _per_group(count: int, by_group: dict[str, list[BallotSheet]]) -> dict[str, int]:
+    """``count`` split by the groups' shares, largest remainders first, so that the parts add up to
+    ``count`` itself (rounding each part on its own could cast one ballot short)."""
+    shares = {group: share for group, share in SHEET_SHARE.items() if by_group.get(group)}
+    total = sum(shares.values())
+    if not total:
+        return {}
+    exact = {group: count * share / total for group, share in shares.items()}
+    parts = {group: int(value) for group, value in exact.items()}
+    for group in sorted(exact, key=lambda g: parts[g] - exact[g])[:count - sum(parts.values())]:
+        parts[group] += 1
+    return parts
+
+
+def _room_above(plan: list[BallotSheet], quality: dict[int, float]) -> BallotSheet | None:
+    """Where a lenient rater stands out: a representatives' grid of the weakest village, whose cadres
+    most raters rate low, rather than a town grid where nearly every answer is the best. The sheet
+    needs raters enough for its cells to be shown (analysis withholds smaller ones, and fits no
+    leniency on them); a small simulation may have no such representatives' sheet."""
+    planned = Counter(s.id for s in plan)
+    grids = {s.id: s for s in plan if s.rater_group in ("village_rep", "town_cadre") and planned[s.id] >= SHOWN}
+    for group in ("village_rep", "town_cadre"):
+        candidates = [s for s in grids.values() if s.rater_group == group]
+        if candidates:
+            return min(candidates, key=lambda s: quality.get(s.org_id, 0.0))
+    return None
 
 
 def _fill_checklists(campaign: Campaign, rng: random.Random, quality: dict[str, float]) -> tuple[int, int]:
