@@ -51,6 +51,8 @@ ZH = {
     "Voting has ended": "测评已结束",
     "This assessment is closed; votes are no longer accepted.": "本次测评已结束，不再接受投票。",
     "This page has expired": "页面已过期",
+    "Many votes came from your network just now, so yours was not stored yet. Your answers are kept: please wait a few minutes and submit again.":
+        "您所在的网络刚才提交的测评较多，您的测评还没有保存。您填写的回答都已保留，请过几分钟再次提交。",
     "This page had expired, so your vote was not stored yet. Your answers are kept: please check them and submit again.":
         "页面已过期，您的测评还没有保存。您填写的回答都已保留，请核对后再次提交。",
     "Please open the ballot again and submit it. Your code has not been used.":

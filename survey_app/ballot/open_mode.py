@@ -83,6 +83,16 @@ def after_lost_session(slug: str) -> tuple[str, int] | str:
     return _sheet_page(context, form_as_sent(_form_class(context)), 400, expired=True)
 
 
+def after_limit(slug: str) -> tuple[str, int]:
+    """Neighbours on one network (the village office's Wi-Fi, a carrier's NAT) share an address, and
+    the limit per address turned the next of them away with a blank page when JavaScript was off:
+    the ballot comes back with its answers, to send again in a while."""
+    context = posters.find(slug)
+    if context is None or _refusal(context) is not None:
+        return message("too_many", 429)
+    return _sheet_page(context, form_as_sent(_form_class(context)), 429, limited=True)
+
+
 @bp.route("/p/<slug>", methods=["GET", "POST"])
 @limiter.limit(PER_ADDRESS, key_func=_address_key, methods=["POST"])
 @limiter.limit(PER_POSTER, key_func=_poster_key, methods=["POST"])

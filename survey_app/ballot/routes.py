@@ -1,6 +1,7 @@
 """Voter-facing routes: a view parses input, calls one service, maps the outcome to a page and status."""
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 
@@ -66,7 +67,9 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
     refusal = casting.gate(context)
     if context is not None and context.status == "used" and resent(normal):
         ballot_stored()  # told so whatever changed since it was stored: the campaign may have closed
-        return done_page(recorded=True)
+        return _confirmed(normal, done_page(recorded=True))
+    if request.method == "GET" and context is not None and context.status == "used" and _voted_here(normal):
+        return done_page(recorded=True)  # Back, or the language link, on the confirmation
     if refusal is not None or context is None or normal is None:
         if refusal in (None, "unknown"):
             guessing.count_miss()
@@ -93,8 +96,27 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
         return message("bad_request", 400)
     if result.status in ("cast", "recorded"):
         ballot_stored()
-        return done_page(recorded=result.status == "recorded")
+        return _confirmed(normal, done_page(recorded=result.status == "recorded"))
     return message(result.status, REFUSALS.get(result.status, 409))
+
+
+def _voted_mark(code: str) -> str:
+    return hmac.digest(current_app.config["SECRET_KEY"].encode(), f"voted:{code}".encode(), "sha256").hex()[:32]
+
+
+def _confirmed(code: str, page: str) -> Response:
+    """The confirmation, and a mark in this browser alone that it voted with this code, so that Back
+    or the language link shows the confirmation again rather than the warning for a code somebody
+    else used. The mark holds neither the code nor anything of the ballot, and is kept nowhere else."""
+    response = current_app.make_response(page)
+    response.set_cookie("voted", _voted_mark(code), max_age=90 * 86400, path=request.path, httponly=True,
+                        samesite="Lax", secure=request.is_secure)
+    return response
+
+
+def _voted_here(code: str) -> bool:
+    return hmac.compare_digest(request.cookies.get("voted", "").encode("ascii", "replace"),
+                               _voted_mark(code).encode())
 
 
 def ballot_stored() -> None:
@@ -118,10 +140,10 @@ def resent(code: str) -> bool:
     return 8 <= len(nonce) <= 64 and casting.recorded_before(code, nonce)
 
 
-def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | str:
+def _after_cast(code: str, nonce: str | None) -> tuple[str, int] | Response:
     if nonce and casting.recorded_before(code, nonce):
         ballot_stored()
-        return done_page(recorded=True)
+        return _confirmed(code, done_page(recorded=True))
     return message("used", 409)
 
 
@@ -173,7 +195,11 @@ def too_large(_error: Exception) -> tuple[str, int]:
 
 
 @bp.app_errorhandler(429)
-def too_many(_error: Exception) -> tuple[str, int]:
+def too_many(_error: Exception) -> tuple[str, int] | str:
+    if request.endpoint == "ballot.poster" and request.method == "POST":
+        from survey_app.ballot import open_mode  # it builds on this module
+
+        return open_mode.after_limit((request.view_args or {}).get("slug", ""))
     return message("too_many", 429)
 
 

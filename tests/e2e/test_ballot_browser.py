@@ -35,6 +35,9 @@ def test_a_villager_scans_answers_and_is_told_the_vote_counted(live_site, phone,
     assert phone.locator("h1").inner_text() == "提交成功，您的测评已计入。"
     shot(phone, f"villager-done-{request.node.callspec.id}")
     assert {urlparse(u).netloc for u in phone.requests} == {urlparse(live_site.url).netloc}
+    phone.goto(url)  # this phone voted with it: still told so, not warned
+    assert phone.locator("h1").inner_text() == "您的测评已经记录"
+    phone.context.clear_cookies()  # any other phone: the code is spent
     phone.goto(url)
     assert phone.locator("h1").inner_text() == "该测评码已经使用过"
 

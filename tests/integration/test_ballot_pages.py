@@ -60,8 +60,9 @@ def test_english_is_available_for_every_string_the_interface_adds(app, client):
     page = client.get(f"/t/{code}?lang=en").get_data(as_text=True)
     assert "Submit my vote" in page and "Your vote is anonymous" in page
     chrome = page
-    for data in (r"<title>.*?</title>", r"<h1>.*?</h1>", r'<p class="meta">.*?</p>', r"<legend>.*?</legend>",
-                 r"<span>.*?</span>", r"<p>请对.*?</p>", r"<footer>.*?</footer>"):
+    for data in (r"<title>.*?</title>", r'<h1 lang="zh-CN">.*?</h1>', r'<p class="meta" lang="zh-CN">.*?</p>',
+                 r'<legend lang="zh-CN">.*?</legend>',
+                 r"<span>.*?</span>", r'<p lang="zh-CN">请对.*?</p>', r"<footer>.*?</footer>"):
         chrome = re.sub(data, "", chrome, flags=re.S)  # definition text and the language switch
     assert not CJK.search(chrome), "every string the interface adds is translated"
     follow = client.get("/t/ABCDE-FGHJK").get_data(as_text=True)  # the cookie remembers the choice
@@ -79,7 +80,8 @@ def test_every_interface_message_has_its_chinese_and_the_catalogue_is_compiled(t
 
 def test_voter_pages_never_touch_staff_login_state(app, voter):
     """A voter's page sets the session cookie (for CSRF) and nothing else: no remember-me cookie,
-    no session rewritten on submit."""
+    no session rewritten on submit. The confirmation leaves one mark, for this code's page alone, so
+    that Back shows it again; the mark is not the code and is no key to anything."""
     _, sheets = open_campaign()
     code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
     page = voter.open(code)
@@ -90,4 +92,7 @@ def test_voter_pages_never_touch_staff_login_state(app, voter):
     q, subjects = sheet_definition(sheets["V1"])
     done = voter.client.post(f"/t/{code}", data={**voter.hidden(page.get_data(as_text=True)),
                                                  **full_answers(q, subjects)})
-    assert done.status_code == 200 and done.headers.getlist("Set-Cookie") == []
+    set_cookies = done.headers.getlist("Set-Cookie")
+    assert done.status_code == 200 and [c.split("=")[0] for c in set_cookies] == ["voted"]
+    mark = set_cookies[0]
+    assert f"Path=/t/{code};" in mark and "HttpOnly" in mark and code.replace("-", "") not in mark.split(";")[0]
