@@ -196,7 +196,6 @@ ZH = {
     'The campaign is open; its definitions are frozen.': '测评活动已开始，定义已冻结。',
     'This poster was already taken down.': '该海报此前已经撤下。',
     'This veto was already withdrawn.': '该否决项此前已经撤销。',
-    'This account is locked after repeated failures. Try again later.': '多次登录失败，账号已暂时锁定，请稍后再试。',
     'This is a public poster code: each phone can vote once.': '这是公开测评二维码：每台手机限投一次。',
     'Tick what the voter ticked on paper.': '按纸质票上的勾选逐项录入。',
     'Title': '标题',
@@ -212,7 +211,8 @@ ZH = {
     'Who': '操作人',
     'Withdraw': '作废',
     'Withdrawn': '已作废',
-    'Wrong username or password.': '用户名或密码错误。',
+    'Wrong username or password, or the account is locked for %(minutes)s minutes after %(failures)s wrong passwords.':
+        '用户名或密码错误；或者账号因连续 %(failures)s 次密码错误，已锁定 %(minutes)s 分钟。',
     'Worksheet': '工作表',
     'Year': '年度',
     'You are signed out.': '已退出登录。',

@@ -79,13 +79,15 @@ def login() -> Response | str | tuple[str, int]:
         now = utcnow()
         locked = user is not None and user.locked_until is not None and \
             user.locked_until.replace(tzinfo=now.tzinfo) > now
-        if locked:
-            form.password.errors.append(_("This account is locked after repeated failures. Try again later."))
-            return render_template("admin/login.html", form=form), 429
-        if not _password_matches(user, form.password.data):
-            if user is not None:
+        matches = _password_matches(user, form.password.data)  # checked when locked too: it must take as long
+        if locked or not matches:
+            if user is not None and not locked:
                 record_failure(user, now)
-            form.password.errors.append(_("Wrong username or password."))
+            # one reply for a wrong password, an unknown name and a locked account, so that it never
+            # tells a guesser which usernames exist (only a real account can be locked)
+            form.password.errors.append(_("Wrong username or password, or the account is locked for "
+                                          "%(minutes)s minutes after %(failures)s wrong passwords.",
+                                          minutes=LOCK_MINUTES, failures=MAX_FAILURES))
             return render_template("admin/login.html", form=form), 401
         user.failed_logins, user.locked_until = 0, None
         audit.record(user, "login", user.username)

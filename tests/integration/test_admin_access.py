@@ -1,6 +1,8 @@
 """Authorisation matrix: every admin route × anonymous / assessor / analyst / admin, and town scope."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from survey_app.extensions import db
@@ -154,7 +156,22 @@ def test_five_wrong_passwords_lock_the_account(app):
     for _ in range(5):
         assert client.login("victim", "wrong-password").status_code == 401
     locked = client.login("victim", "right-password-1")
-    assert locked.status_code == 429 and "账号已暂时锁定" in locked.get_data(as_text=True)
+    assert locked.status_code == 401 and "已锁定 15 分钟" in locked.get_data(as_text=True)
+    assert client.get("/admin/campaigns").status_code in (302, 303), "the right password does not get in"
+
+
+def test_a_locked_account_is_answered_as_an_unknown_name_is(app):
+    """The locked reply was a 429 '账号已暂时锁定': a guesser learnt which usernames exist."""
+    from survey_app.services.users import create_user
+
+    create_user("victim", "right-password-1", "admin")
+    client = Staff(app)
+    for _ in range(5):
+        client.login("victim", "wrong-password")
+    replies = [client.login(name, "wrong-password") for name in ("victim", "nobody-of-that-name")]
+    assert [r.status_code for r in replies] == [401, 401]
+    error = re.compile(r'<[^>]*class="err[^"]*"[^>]*>(.*?)<', re.S)
+    assert error.findall(replies[0].get_data(as_text=True)) == error.findall(replies[1].get_data(as_text=True))
 
 
 def test_batches_and_posters_exist_for_the_matrix(world):
