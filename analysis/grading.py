@@ -797,6 +797,11 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _text(value: Any) -> str:
+    """A text cell; a list joined from frames with and without the column has NaN where it is empty."""
+    return "" if value is None or _missing(value) else str(value)
+
+
 # ---------------------------------------------------------------------------- rectification
 
 LEDGER_COLUMNS = ["subject", "grade", "indicator", "label", "score", "full_marks", "share", "owner",
@@ -822,7 +827,10 @@ def rectification_lines(grades: pd.DataFrame, indicator_scores: pd.DataFrame, sp
     -------
     DataFrame
         subject, grade, indicator, label, score, full_marks, share, owner, deadline_days, deadline,
-        status ('open'); a line where ``score < indicator_share × full_marks``.
+        status ('open'); a line where ``score < indicator_share × full_marks``. A unit below the
+        line none of whose indicators is that weak gets a line for its weakest indicator (each
+        one, if several tie), and one with no indicator scores a line without one: every unit
+        flagged 列入整改台账 is in the ledger, with something to act on where there is anything.
 
     Examples
     --------
@@ -847,27 +855,46 @@ def rectification_lines(grades: pd.DataFrame, indicator_scores: pd.DataFrame, sp
     weak_units = {row.subject: row.grade for row in grades.itertuples(index=False)
                   if spec.rank(row.grade) < line}
     rows = []
+    weakest: dict[str, list[dict]] = {}  # per unit, its lowest-share indicators' lines, in case none is below
     for row in indicator_scores.to_dict("records"):
         subject = str(row["subject"])
         if subject not in weak_units:
             continue
         key = row["indicator"]
         label, points = known.get(key, (None, None))
-        full = row.get("full_marks", points)
+        full = row.get("full_marks")
+        if full is None or _missing(full):  # a checklist's indicator, in a list with the questionnaires' dimensions
+            full = points
         if full is None or _missing(full):
             raise ValueError(f"被评对象“{subject}”的指标“{key}”没有满分：评定办法的整改规则没有列出这个指标，"
                              "指标得分表里也没有它的满分（“full_marks”）")
         full = _number(full, row, "full_marks", f"指标“{key}”的满分")
         score = _number(row["score"], row, "score", f"指标“{key}”的得分")
         share = score / full
-        if share >= rect.indicator_share - EPS:
+        line_of = {"subject": subject, "grade": weak_units[subject], "indicator": key,
+                   "label": _text(row.get("label")) or label or key, "score": score,
+                   "full_marks": full, "share": share, "owner": rect.owner,
+                   "deadline_days": rect.deadline_days,
+                   "deadline": start + timedelta(days=rect.deadline_days) if start else None,
+                   "status": "open"}
+        if share < rect.indicator_share - EPS:
+            rows.append(line_of)
             continue
-        rows.append({"subject": subject, "grade": weak_units[subject], "indicator": key,
-                     "label": row.get("label") or label or key, "score": score,
-                     "full_marks": full, "share": share, "owner": rect.owner,
-                     "deadline_days": rect.deadline_days,
-                     "deadline": start + timedelta(days=rect.deadline_days) if start else None,
-                     "status": "open"})
+        low = weakest.setdefault(subject, [])
+        if not low or share < low[0]["share"] - EPS:
+            low[:] = [line_of]
+        elif abs(share - low[0]["share"]) <= EPS:
+            low.append(line_of)
+    listed = {line["subject"] for line in rows}
+    for subject, grade_label in weak_units.items():
+        if subject in listed:
+            continue
+        rows.extend(weakest.get(subject) or [{
+            "subject": subject, "grade": grade_label, "indicator": "",
+            "label": f"等次 {grade_label} 低于 {rect.below}（没有指标得分，请对照评定理由整改）",
+            "score": float("nan"), "full_marks": float("nan"), "share": float("nan"), "owner": rect.owner,
+            "deadline_days": rect.deadline_days,
+            "deadline": start + timedelta(days=rect.deadline_days) if start else None, "status": "open"}])
     return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
 
 

@@ -113,16 +113,18 @@ def grade_tables(scheme: Scheme, library: Mapping[str, Definition], results: pd.
     outcome = grade(components, spec, vetoes=vetoes, vote_shares=vote_shares(ratings, scheme) if ratings is not None
                     else None, previous=previous)
     ledger = pd.DataFrame()
+    parts = []  # the checklist's indicators and the questionnaires' dimensions, read as one list
     if spec.rectification is not None and checklist_scores is not None and not checklist_scores.empty:
         scores = checklist_scores
         if "stage" in scores.columns:
             scores = scores[scores["stage"] == scheme.stage]
-        ledger = rectification_lines(outcome.grades, scores[["subject", "indicator", "score"]], spec,
-                                     start=start or date.today())
+        parts.append(scores[["subject", "indicator", "score"]])
     if spec.rectification is not None and ratings is not None and not ratings.empty:
-        weak = weak_dimensions(outcome.grades, ratings, library, spec, start=start or date.today())
-        parts = [x for x in (ledger, weak) if not x.empty]
-        ledger = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        parts.append(dimension_scores(outcome.grades, ratings, library))
+    parts = [x for x in parts if not x.empty]
+    if parts:  # read together, so a unit's weakest point is looked for among both when none is weak
+        ledger = rectification_lines(outcome.grades, pd.concat(parts, ignore_index=True), spec,
+                                     start=start or date.today())
     if not ledger.empty:
         names = dict(zip(outcome.grades["subject"], outcome.grades["name"]))
         ledger.insert(1, "name", ledger["subject"].map(names).fillna(""))
@@ -138,11 +140,17 @@ def without_excluded(ratings: pd.DataFrame | None, flags: pd.DataFrame | None) -
 
 def weak_dimensions(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mapping[str, Definition], spec,  # type: ignore[no-untyped-def]
                     *, start: date) -> pd.DataFrame:
-    """Ledger lines for questionnaire dimensions: what voters rated low, for units below the line.
+    """Ledger lines for questionnaire dimensions alone: what voters rated low, for units below the line."""
+    scores = dimension_scores(grades, ratings, library)
+    return rectification_lines(grades, scores, spec, start=start) if not scores.empty else pd.DataFrame()
+
+
+def dimension_scores(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mapping[str, Definition]) -> pd.DataFrame:
+    """Questionnaire dimensions as indicators scored out of 100, for the ledger.
 
     Each answer is put on 0–100 by its item's scale; each (unit, dimension) mean becomes an
-    indicator scored out of 100, and :func:`analysis.grading.rectification_lines` applies the
-    scheme's line and share to it exactly as to the checklist's indicators.
+    indicator, and :func:`analysis.grading.rectification_lines` applies the scheme's line and
+    share to it exactly as to the checklist's indicators.
     """
     frame = ratings[ratings["subject"].astype(str).isin(set(grades["subject"].astype(str)))]
     if frame.empty or "questionnaire" not in frame.columns:
@@ -163,9 +171,7 @@ def weak_dimensions(grades: pd.DataFrame, ratings: pd.DataFrame, library: Mappin
                 scores.append({"subject": str(subject), "indicator": f"{questionnaire.key}.{dimension.key}",
                                "label": f"{questionnaire.title}·{dimension.label}（测评维度）",
                                "score": round(float(mean), 1), "full_marks": 100.0})
-    if not scores:
-        return pd.DataFrame()
-    return rectification_lines(grades, pd.DataFrame(scores), spec, start=start)
+    return pd.DataFrame(scores, columns=["subject", "indicator", "label", "score", "full_marks"])
 
 
 def grade_campaign(campaign: object, *, actor: object = "cli") -> GradingOutcome:

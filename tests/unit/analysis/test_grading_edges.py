@@ -1,7 +1,7 @@
 """Edges of the grading rules where the engine once went wrong: ties a float's last bit decided,
 a descending code, a missing tie-break value, quotas listed low grade first, a veto that lifted a
 grade, two vote-share rules reading each other's item, Ganyu's 三星级以下, and trail numbers that
-contradicted their own comparison.
+contradicted their own comparison; and a unit flagged for rectification that had no ledger line.
 
 Expected values are derived by hand from the rule's text (DESIGN.md, README, the scheme YAML or
 the engine's own docstring); the arithmetic is in the comments.
@@ -226,3 +226,25 @@ def test_a_ballot_the_analysis_excludes_counts_for_no_vote_share():
     # and 称职 votes below 2/3 ⇒ 诫勉谈话: 3 of 6 = 50% counted whole, 3 of 4 = 75% without the two
     assert "诫勉谈话" in counted.result.grades["flags"].iloc[0]
     assert "诫勉谈话" not in cleaned.result.grades["flags"].iloc[0]
+
+
+# ---------------------------------------------------------------- the ledger misses no unit it flags
+
+def test_a_unit_below_the_line_with_no_weak_indicator_still_gets_a_ledger_line():
+    """Baishan: below 三星 → 列入整改台账, a line per indicator under 60% of its points. V1 is 二星 with
+    every indicator at 70% or more: flagged for rectification, yet it had no line at all. Its weakest
+    indicator is now listed (both, if two tie); V3 has no scores and gets a line naming that."""
+    spec = spec_for("baishan_village_stars")
+    rect = spec.rectification
+    (a, _la, pa), (b, _lb, pb), (c, _lc, pc) = rect.indicators[:3]
+    grades = pd.DataFrame({"subject": ["V1", "V2", "V3", "V4"], "grade": ["二星", "五星", "一星", "二星"]})
+    scores = pd.DataFrame({"subject": ["V1", "V1", "V1", "V2", "V4", "V4"],
+                           "indicator": [a, b, c, a, a, b],
+                           "score": [0.7 * pa, 0.9 * pb, 0.7 * pc, 0.1 * pa, 0.7 * pa, 0.5 * pb]})
+    ledger = rectification_lines(grades, scores, spec)
+    by_unit = {s: sorted(g["indicator"]) for s, g in ledger.groupby("subject")}
+    assert by_unit["V1"] == sorted([a, c]), "V1's two weakest (70% each) are listed"
+    assert by_unit["V4"] == [b], "V4 has a weak indicator (50%): only it, no fallback line"
+    assert "V2" not in by_unit, "五星 is above the line whatever its indicators"
+    assert by_unit["V3"] == [""] and "没有指标得分" in ledger.loc[ledger["subject"] == "V3", "label"].iloc[0]
+    assert set(ledger["owner"]) == {rect.owner}
