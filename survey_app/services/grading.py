@@ -243,6 +243,11 @@ def _store(campaign, outcome: GradingOutcome, GradeRecord, RectificationLine, db
             continue  # a line already being worked on keeps its status, owner and dates
         db.session.add(RectificationLine(
             campaign_id=campaign.id, subject_key=line.subject, subject_name=line.name, grade=line.grade,
-            indicator_key=line.indicator, label=line.label, score=float(line.score),
-            full_marks=float(line.full_marks), owner=line.owner or "", deadline=line.deadline,
+            indicator_key=line.indicator, label=line.label, score=_number_or_none(line.score),
+            full_marks=_number_or_none(line.full_marks), owner=line.owner or "", deadline=line.deadline,
             status="open", opened_on=date.today()))
+
+
+def _number_or_none(value: object) -> float | None:
+    """A ledger line of a unit without scores has none: NULL, not NaN (which SQLite and PostgreSQL keep differently)."""
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]

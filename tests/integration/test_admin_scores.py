@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from forms import load_builtin
 from survey_app.extensions import db
-from survey_app.models import AuditEntry, ChecklistScore, RectificationLine, VetoMark
+from survey_app.models import AuditEntry, Campaign, ChecklistScore, RectificationLine, VetoMark
 from tests.conftest import make_staff
 from tests.factories import open_campaign
 
@@ -190,3 +190,21 @@ def test_grading_opens_ledger_lines_that_are_closed_one_by_one_and_exported(app,
                                 .order_by(AuditEntry.id)).first()
     assert json.loads(logged.detail)["after"] == ["done", "张书记", "2027-02-28", "2026-12-01", "已整改"], \
         "the done-on day and the note are logged too"
+
+
+def test_a_ledger_line_without_a_score_is_shown_and_exported(app, pingyi, instance):
+    """A unit below the line with no indicator scores gets a line with no score (analysis.grading);
+    the ledger page formatted every score with %g and would have answered 500."""
+    assert pingyi("demo").exit_code == 0
+    campaign = db.session.scalars(select(Campaign)).one()
+    db.session.add(RectificationLine(campaign_id=campaign.id, subject_key="D01T01V01", subject_name="东风村",
+                                     grade="二星", indicator_key="", label="等次 二星 低于 三星（没有指标得分，请对照评定理由整改）",
+                                     score=None, full_marks=None, owner="村党组织书记", status="open",
+                                     opened_on=date.today()))
+    db.session.commit()
+    admin = make_staff(app, "ledger2", "admin")
+    page = admin.get("/admin/campaigns/demo-2026/rectification")
+    assert page.status_code == 200 and "没有指标得分" in page.get_data(as_text=True)
+    with admin.get("/admin/campaigns/demo-2026/rectification.xlsx") as response:
+        rows = list(load_workbook(io.BytesIO(response.get_data())).active.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1 and "没有指标得分" in " ".join(str(v) for v in rows[0] if v is not None)
