@@ -26,7 +26,7 @@ def ballot_value_counts(coded: CodedRatings) -> np.ndarray | None:
 
 
 def incomplete(coded: CodedRatings, min_share: float) -> np.ndarray:
-    """Ballots answering less than ``min_share`` of the sheet's items for the subjects they rate."""
+    """Ballots answering less than ``min_share`` of the sheet's required items for the subjects they rate."""
     n_subjects = group_count(coded.bs_ballot, coded.n_ballots)
     expected = n_subjects * coded.items_on_sheet[coded.ballot_sheet]
     hist = ballot_value_counts(coded)
@@ -34,6 +34,9 @@ def incomplete(coded: CodedRatings, min_share: float) -> np.ndarray:
         answered = hist.sum(axis=1)
     else:
         answered = np.bincount(coded.ballot, weights=coded.answered, minlength=coded.n_ballots)
+    if coded.optional_pair.any():  # an optional answer does not stand in for a required one
+        rows = coded.answered & coded.optional_pair[coded.pair]
+        answered = answered - np.bincount(coded.ballot[rows], minlength=coded.n_ballots)
     return answered < min_share * expected - 1e-9
 
 

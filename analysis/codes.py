@@ -74,7 +74,8 @@ class CodedRatings:
     item_weight: np.ndarray   # per pair
     dim_of_pair: np.ndarray   # per pair: index of its dimension within its sheet
     dim_weight: np.ndarray    # per (sheet, local dimension index)
-    items_on_sheet: np.ndarray  # per sheet
+    items_on_sheet: np.ndarray  # per sheet: its required items
+    optional_pair: np.ndarray  # per pair: an item a ballot may leave blank
     ballot_ids: pd.Index
     subjects: pd.Index
     groups: pd.Index
@@ -146,6 +147,7 @@ class CodedRatings:
         scale_min = np.zeros(n_pairs)
         scale_max = np.ones(n_pairs)
         dim_of_pair = np.zeros(n_pairs, dtype=np.int64)
+        optional_pair = np.zeros(n_pairs, dtype=bool)
         dim_keys: list[tuple[int, str]] = []
         n_sheet_items = np.zeros(len(sheets), dtype=np.int64)
         sheet_keys = {sh.key for sh in spec.sheets}
@@ -153,7 +155,7 @@ class CodedRatings:
             if s_key not in sheet_keys:
                 continue  # an unused category
             sh = spec.sheet(s_key)
-            n_sheet_items[s_i] = len(sh.items)
+            n_sheet_items[s_i] = sum(1 for it in sh.items if it.required)
             for it in sh.items:
                 i_i = items.get_indexer([it.key])[0]
                 if (s_i, it.dimension) not in dim_keys:
@@ -162,6 +164,7 @@ class CodedRatings:
                     continue
                 p = s_i * n_items + i_i
                 item_weight[p] = it.weight
+                optional_pair[p] = not it.required
                 scale_min[p], scale_max[p] = it.scale_min, it.scale_max
                 dim_of_pair[p] = dim_keys.index((s_i, it.dimension))
         n_local = max([sum(1 for s, _ in dim_keys if s == s_i) for s_i in range(len(sheets))] + [1])
@@ -207,7 +210,7 @@ class CodedRatings:
             bs_group=ballot_group[bs_ballot], bs_sheet=ballot_sheet[bs_ballot],
             ballot_group=ballot_group, ballot_sheet=ballot_sheet,
             item_weight=item_weight, dim_of_pair=dim_of_pair, dim_weight=dim_weight,
-            items_on_sheet=n_sheet_items,
+            items_on_sheet=n_sheet_items, optional_pair=optional_pair,
             ballot_ids=frame["ballot_id"].cat.categories, subjects=frame["subject"].cat.categories,
             groups=frame["rater_group"].cat.categories, sheets=sheets, items=items,
         )

@@ -46,6 +46,9 @@ class ItemSpec:
         Bounds of the item's numeric values (inclusive).
     allowed : tuple of float, optional
         The exact values the choices map to; when given, any other value is an error.
+    required : bool
+        Whether a ballot must answer it. An optional item left blank does not make a ballot
+        ``incomplete``, and answering it does not make up for a required one left blank.
 
     Examples
     --------
@@ -59,6 +62,7 @@ class ItemSpec:
     scale_min: float = 0.0
     scale_max: float = 100.0
     allowed: tuple[float, ...] | None = None
+    required: bool = True
 
     def __post_init__(self) -> None:
         if self.weight < 0:

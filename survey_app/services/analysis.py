@@ -39,7 +39,7 @@ def sheet_spec(questionnaire: Questionnaire) -> SheetSpec:
         scale = questionnaire.scale(item.scale)
         low, high = scale.bounds()
         allowed = tuple(c.value for c in scale.choices) if scale.choices else None
-        items.append(ItemSpec(item.key, item.dimension, item.weight, low, high, allowed))
+        items.append(ItemSpec(item.key, item.dimension, item.weight, low, high, allowed, item.required))
     return SheetSpec(questionnaire.key, tuple(items), {d.key: d.weight for d in questionnaire.dimensions},
                      satisfaction_item=satisfaction_item(questionnaire),
                      satisfied_choices=frozenset(questionnaire.satisfied))

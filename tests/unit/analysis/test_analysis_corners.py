@@ -1,6 +1,7 @@
 """The analysis' corners, each once a bug: four ways a withheld group's numbers could be worked back
 out (leniency effects, a merged unit's respondents, flags' groups, flag counts), a burst of unlike
-ballots, a rescaled value shown as the answer, empty input, and a blank subject scored as "".
+ballots, a rescaled value shown as the answer, empty input, a blank subject scored as "", and an
+optional item that made every ballot skipping it incomplete.
 
 Expected values are derived by hand (arithmetic in the comments) or from an independent
 library; the rule each test checks is quoted from DESIGN.md or README.md ("## Analysis").
@@ -223,3 +224,30 @@ def test_an_answer_without_a_subject_is_rejected_not_scored_as_subject_blank():
     t.loc[t.ballot_id == "s00000", "subject"] = np.nan
     with pytest.raises(RatingsError):
         analyze(t, factories.spec())
+
+
+# ---------------------------------------------------------------- optional items and completeness
+
+@pytest.mark.parametrize("fine_scale", [False, True], ids=["choices", "fine-scale"])
+def test_an_optional_item_left_blank_does_not_make_a_ballot_incomplete(fine_scale):
+    """Definitions may mark an item `required: false`; the analysis counted it as expected, so with
+    the default complete_min_share = 1 every ballot that skipped it was excluded as incomplete, and
+    an answer to it made up for a required one left blank. b1 skips the optional item (complete),
+    b2 skips a required one and answers the optional one (incomplete), b3 answers all (complete)."""
+    from analysis.clean import flag_ballots
+    from analysis.ratings import load_ratings
+    from analysis.settings import AnalysisSpec, ItemSpec, SheetSpec
+
+    top = 1000.0 if fine_scale else 100.0  # more than 64 distinct values: the path without a histogram
+    items = (ItemSpec("a", "d", scale_max=top), ItemSpec("b", "d", scale_max=top),
+             ItemSpec("note", "d", scale_max=top, required=False))
+    spec = AnalysisSpec(sheets=(SheetSpec("v", items),), group_weights={"masses": 1})
+    answers = {"b1": {"a": 1, "b": 2}, "b2": {"a": 3, "note": 4}, "b3": {"a": 5, "b": 6, "note": 7}}
+    values = iter(range(0, 10_000, 13) if fine_scale else [10, 20, 30, 40, 50, 60, 70])
+    rows = [{"ballot_id": b, "sheet": "v", "rater_group": "masses", "subject": "village", "item": item,
+             "value": float(next(values))} for b, given in answers.items() for item in given]
+    if fine_scale:  # enough distinct values elsewhere to leave the histogram path
+        rows += [{"ballot_id": f"x{i}", "sheet": "v", "rater_group": "masses", "subject": "village",
+                  "item": item, "value": float(next(values))} for i in range(30) for item in ("a", "b")]
+    flags = flag_ballots(load_ratings(pd.DataFrame(rows), spec), spec).set_index("ballot_id")
+    assert flags.loc[["b1", "b2", "b3"], "incomplete"].tolist() == [False, True, False]
