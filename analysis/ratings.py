@@ -24,6 +24,8 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
     "mode", "day", "duration_bucket", "fingerprint",
 )
 MODES: frozenset[str] = frozenset({"token", "open", "paper", "rehearsal"})
+# the polling site's fill-in buckets; a spec's own speeder_buckets are accepted besides
+DURATION_BUCKETS: frozenset[str] = frozenset({"", "<30s", "30-60s", "1-2m", "2-5m", "5-15m", ">15m"})
 _SHOWN_ROWS = 10
 
 
@@ -141,7 +143,8 @@ def load_ratings(source: str | PathLike | pd.DataFrame, spec: AnalysisSpec) -> p
     """Load a tidy ratings table and check it against ``spec``.
 
     Checks, each raising :class:`RatingsError` naming the rows: missing columns, unknown
-    sheets, items (per sheet), subjects (when the spec has a roster), rater groups and modes;
+    sheets, items (per sheet), subjects (when the spec has a roster), rater groups, modes and
+    fill-in duration buckets;
     a dimension differing from the definition; values off the item's scale or not among its
     allowed values; a ballot on more than one sheet or group; duplicated
     (ballot_id, subject, item) rows.
@@ -206,6 +209,10 @@ def load_and_check(
                       f"定义中的评价主体为{quoted(spec.group_weights)}")
     _check_membership(frame, "mode", MODES, "评分表中有无法识别的投票方式（“mode”列）",
                       f"应为{quoted(sorted(MODES))}之一")
+    # a bucket spelt otherwise (“<30秒”) would silently never be a speeder
+    _check_membership(frame, "duration_bucket", DURATION_BUCKETS | spec.speeder_buckets,
+                      "评分表中有无法识别的填写用时（“duration_bucket”列）",
+                      f"应为{quoted(sorted(DURATION_BUCKETS - {''}))}之一或留空")
     if spec.subjects is not None:
         _check_membership(frame, "subject", spec.subjects, "评分表中有名单里没有的被评对象",
                           "请核对“subject”列的编码")

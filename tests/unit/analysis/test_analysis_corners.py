@@ -1,7 +1,7 @@
 """The analysis' corners, each once a bug: four ways a withheld group's numbers could be worked back
 out (leniency effects, a merged unit's respondents, flags' groups, flag counts), a burst of unlike
 ballots, a rescaled value shown as the answer, empty input, a blank subject scored as "", and an
-optional item that made every ballot skipping it incomplete.
+optional item that made every ballot skipping it incomplete; a misspelt duration bucket.
 
 Expected values are derived by hand (arithmetic in the comments) or from an independent
 library; the rule each test checks is quoted from DESIGN.md or README.md ("## Analysis").
@@ -251,3 +251,19 @@ def test_an_optional_item_left_blank_does_not_make_a_ballot_incomplete(fine_scal
                   "item": item, "value": float(next(values))} for i in range(30) for item in ("a", "b")]
     flags = flag_ballots(load_ratings(pd.DataFrame(rows), spec), spec).set_index("ballot_id")
     assert flags.loc[["b1", "b2", "b3"], "incomplete"].tolist() == [False, True, False]
+
+
+def test_a_duration_bucket_spelt_otherwise_is_named_not_silently_never_a_speeder():
+    """A hand-made table with “<30秒” for the polling site's “<30s” was read, and its speeders never
+    flagged; now the row is named, as an unknown mode is."""
+    from analysis.ratings import load_ratings
+    from analysis.settings import AnalysisSpec, ItemSpec, SheetSpec
+
+    spec = AnalysisSpec(sheets=(SheetSpec("v", (ItemSpec("a", "d"),)),), group_weights={"masses": 1})
+    rows = [{"ballot_id": f"b{i}", "sheet": "v", "rater_group": "masses", "subject": "village", "item": "a",
+             "value": 60.0, "duration_bucket": bucket} for i, bucket in enumerate(["<30s", "", "<30秒", "2-5m"])]
+    with pytest.raises(RatingsError) as error:
+        load_ratings(pd.DataFrame(rows), spec)
+    assert "填写用时" in str(error.value) and "“<30秒”" in str(error.value) and "第 4 行" in str(error.value)
+    rows[2]["duration_bucket"] = "<30s"
+    assert len(load_ratings(pd.DataFrame(rows), spec)) == 4
