@@ -101,22 +101,23 @@ def sheet(code: str) -> Response | tuple[str, int] | str:
 
 
 def _voted_mark(code: str) -> str:
-    return hmac.digest(current_app.config["SECRET_KEY"].encode(), f"voted:{code}".encode(), "sha256").hex()[:32]
+    return "v" + hmac.digest(current_app.config["SECRET_KEY"].encode(), f"voted:{code}".encode(), "sha256").hex()[:24]
 
 
 def _confirmed(code: str, page: str) -> Response:
     """The confirmation, and a mark in this browser alone that it voted with this code, so that Back
     or the language link shows the confirmation again rather than the warning for a code somebody
-    else used. The mark holds neither the code nor anything of the ballot, and is kept nowhere else."""
+    else used. The mark is a keyed hash of the code, as the cookie's name, on every code's page
+    (``/t``): a path of the code's own would write the code into the Set-Cookie header. It holds
+    nothing of the ballot and is kept nowhere else."""
     response = current_app.make_response(page)
-    response.set_cookie("voted", _voted_mark(code), max_age=90 * 86400, path=request.path, httponly=True,
+    response.set_cookie(_voted_mark(code), "1", max_age=90 * 86400, path="/t", httponly=True,
                         samesite="Lax", secure=request.is_secure)
     return response
 
 
 def _voted_here(code: str) -> bool:
-    return hmac.compare_digest(request.cookies.get("voted", "").encode("ascii", "replace"),
-                               _voted_mark(code).encode())
+    return _voted_mark(code) in request.cookies
 
 
 def ballot_stored() -> None:

@@ -1,6 +1,8 @@
 """Create or upgrade the schema through Alembic, the same way on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
@@ -32,7 +34,21 @@ def init_database() -> str:
                 f"数据库的结构版本是“{found}”，这个版本的 pingyi 不认识（它认识的最新版本是 {script.get_current_head()}）："
                 "数据库多半已由更新版本的 pingyi 升级过。请换用那个版本的 pingyi，或恢复升级前的备份") from None
         raise SchemaError(f"数据库结构无法升级：{exc}") from None
+    _owner_only()
     return _stamped() or ""
+
+
+def _owner_only() -> None:
+    """An SQLite database is readable by its owner alone, as the instance's key files are: its pages
+    hold the ballots, and while voting goes on, traces of their order (see services.mixing). SQLite
+    gives its -wal and -shm files the main file's permissions."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(url.database + suffix)
+        if path.exists():
+            path.chmod(0o600)
 
 
 def _stamped() -> str | None:

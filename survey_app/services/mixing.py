@@ -8,19 +8,24 @@ it (the system column ``xmin``) and appends new rows to the table in the order t
 from the mail-merge file, that leads from a ballot to a name. Rewriting the campaign's ballots in
 one transaction, in random order, gives them all one ``xmin`` and a physical order that says
 nothing. The superseded row versions are visible only to PostgreSQL's own page inspection, and
-VACUUM, run after the commit, reclaims them.
+VACUUM FULL, run after the closing commit, writes the table anew without them. (While voting goes
+on, the superseded versions of a rewrite stay in the pages until PostgreSQL reuses them: reading
+raw pages can pair codes with ballots cast before the last rewrite too. PostgreSQL's own
+write-ahead log, if it is archived, keeps every version whatever the application does.)
 
-SQLite keeps no such stamp, and it stores ballots in the order of their random ids. What it does
-keep is the write-ahead log, where each commit's frames hold the spent code's page next to the
-ballot's page until the log is overwritten. So on SQLite the log is copied into the database and
-truncated instead.
+SQLite keeps no such stamp, and it returns ballots in the order of their random ids, but its pages
+keep two traces: a page's rows lie in the order they were written, and the write-ahead log holds
+each commit's spent code's page next to its ballot's page until the log is overwritten. So on
+SQLite closing rewrites the whole file (VACUUM) and then empties the log. While voting goes on,
+whoever can read the database file's bytes can read the order of casting off a page; the pages
+pair no ballot with its code.
 
 Closing is not the only time: while voting goes on, a campaign's ballots on PostgreSQL are
 rewritten too, sheet by sheet, by a thread of each server process (:func:`keep_mixing`), every
 ``MIX_SECONDS`` (60 by default). A sheet is rewritten whole, so that a ballot cast since the last
 rewrite hides among all of its sheet's ballots, not only among the few cast since. Whoever can
-read the tables can then pair a code with its ballot only for the casts of the last minute, not
-for the whole campaign.
+read the tables with SQL can then pair a code with its ballot only for the casts of the last
+minute, not for the whole campaign.
 """
 from __future__ import annotations
 
@@ -32,10 +37,12 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from survey_app.extensions import db
 
 _SHEETS = "SELECT id FROM ballot_sheet WHERE campaign_id = :campaign"
+_FULL_LOCK_WAIT = "3s"  # the longest the closing VACUUM FULL holds casts back while it waits for its lock
 # The tables that every cast writes first: locking them in this mode waits for the casts in flight
 # and holds new ones back until the rewrite commits.
 _LOCK = "LOCK TABLE token, open_receipt IN SHARE ROW EXCLUSIVE MODE"
@@ -204,18 +211,40 @@ def after_close() -> None:
 
 
 def _vacuum(engine: Engine) -> None:
-    """VACUUM frees the old row versions once no open transaction can still see them: the ballots'
-    and the campaign row's, which held the poster fingerprints' salt until closing erased it."""
+    """VACUUM FULL writes the tables anew, without the superseded row versions: the ballots' (each
+    still stamped with the transaction of the code that cast it, in casting order) and the campaign
+    row's, which held the poster fingerprints' salt until closing erased it. A plain VACUUM only
+    marks their space free: a page left with no live row keeps its old bytes, readable to anyone
+    who reads the table's pages. VACUUM FULL locks the table while it runs, so the casts of other
+    open campaigns wait for it (they are not refused); a county's table takes seconds. It waits
+    for the lock no longer than ``_FULL_LOCK_WAIT``: a reader holding a transaction open (an
+    export, a psql session) would otherwise keep it waiting, and every cast would queue behind it.
+    Then a plain VACUUM frees the space, and the warning says the old bytes remain."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ballot, campaign"))  # not allowed inside a transaction
+        connection.execute(text(f"SET lock_timeout = '{_FULL_LOCK_WAIT}'"))
+        try:
+            connection.execute(text("VACUUM FULL ballot, campaign"))  # not allowed inside a transaction
+        except OperationalError:  # LockNotAvailable
+            logging.getLogger(__name__).warning(
+                "VACUUM FULL could not lock the ballot table within %s; a plain VACUUM ran instead, and "
+                "the superseded ballot rows stay in its pages until reused: run VACUUM FULL ballot, "
+                "campaign when nothing else uses the database", _FULL_LOCK_WAIT)
+            connection.execute(text("RESET lock_timeout"))
+            connection.execute(text("VACUUM ballot, campaign"))
+        finally:
+            connection.execute(text("RESET lock_timeout"))
 
 
 def _empty_log(engine: Engine) -> None:
-    """A TRUNCATE checkpoint waits (up to the busy timeout) for the writers and readers of other
-    connections; when one keeps it from finishing, the server's next checkpoints overwrite the log."""
+    """VACUUM, then empty the log. SQLite writes each new row below the older ones of its page,
+    whatever its key, so the ballot table's bytes kept casting order; VACUUM writes every page anew
+    in key (random id) order and leaves no free page with old bytes. A TRUNCATE checkpoint then waits
+    (up to the busy timeout) for the writers and readers of other connections; when one keeps it
+    from finishing, the server's next checkpoints overwrite the log."""
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
+        cursor.execute("VACUUM")  # outside a transaction: the driver opens none for it
         busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         cursor.close()
     finally:

@@ -1,6 +1,8 @@
 """`pingyi init` builds one schema, whichever database it is given, and it matches the models."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import os
 
 import pytest
@@ -97,6 +99,23 @@ def test_sqlite_is_in_wal_mode_with_foreign_keys_on(instance):
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         db.engine.dispose()
+
+
+def test_the_sqlite_files_are_readable_by_their_owner_only(instance):
+    """They were created 0644, readable by every account on the server, while the key files beside
+    them are 0600: the pages hold every ballot and, while voting goes on, traces of their order."""
+    from survey_app.services.database import init_database
+
+    path = instance / "perm.sqlite"
+    app = make_app(f"sqlite:///{path}")
+    with app.app_context():
+        init_database()
+        with db.engine.begin() as connection:  # a write: the -wal and -shm files exist now
+            connection.execute(text("CREATE TABLE scratch (x INTEGER)"))
+            modes = {suffix: Path(f"{path}{suffix}").stat().st_mode & 0o777
+                     for suffix in ("", "-wal", "-shm") if Path(f"{path}{suffix}").exists()}
+        db.engine.dispose()
+    assert modes[""] == 0o600 and set(modes.values()) == {0o600}, {k: oct(v) for k, v in modes.items()}
 
 
 def test_sqlite_and_postgresql_get_the_same_schema(instance):
