@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PINGYI := $(VENV)/bin/pingyi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-APT_PACKAGES := chromium zbar-tools libzbar0 poppler-utils fonts-noto-cjk fonts-wqy-zenhei wrk nginx
+APT_PACKAGES := chromium zbar-tools libzbar0 poppler-utils fonts-noto-cjk fonts-wqy-zenhei fonts-dejavu-core wrk nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install system-packages bench clean upgrade-deps

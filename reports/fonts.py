@@ -1,4 +1,4 @@
-"""The CJK font that slips and posters embed, found once per process.
+"""The fonts that slips and posters embed (CJK, and a monospace for the codes), found once per process.
 
 Printed slips go to villages where nobody can fix a PDF that shows boxes instead of characters,
 so a missing font is an error at write time, never a silent fallback to Helvetica.
@@ -16,8 +16,16 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 CJK_FONT_NAME = "WQYZenHei"
-#: Latin monospace for the typable code; a PDF standard font, so nothing to embed or find.
-CODE_FONT_NAME = "Courier-Bold"
+#: Latin monospace for the typable code, embedded like the CJK font: a PDF standard font such as
+#: Courier is not, so the printer's own substitute would draw the 2/Z, 5/S and 8/B people type from.
+CODE_FONT_NAME = "PingyiMono"
+CODE_FONT_ENV_VAR = "PINGYI_CODE_FONT"
+_CODE_FONT_FILES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",  # Debian, Ubuntu (fonts-dejavu-core)
+    "/usr/share/fonts/dejavu-sans-mono-fonts/DejaVuSansMono-Bold.ttf",  # Fedora
+    "/usr/share/fonts/TTF/DejaVuSansMono-Bold.ttf",  # Arch
+    "/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf",
+)
 
 FONT_ENV_VAR = "PINGYI_CJK_FONT"
 _FONT_FILE = "wqy-zenhei.ttc"
@@ -78,15 +86,31 @@ def _ask_fontconfig() -> Path | None:
     return None
 
 
+def find_code_font() -> Path:
+    """A bold Latin monospace TrueType font: the environment variable wins, then known paths."""
+    override = os.environ.get(CODE_FONT_ENV_VAR, "").strip()
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise FontNotFoundError(f"{CODE_FONT_ENV_VAR}={override!r} does not name a font file")
+        return path
+    for name in _CODE_FONT_FILES:
+        if Path(name).is_file():
+            return Path(name)
+    raise FontNotFoundError(
+        f"monospace font for the codes not found (looked for {', '.join(_CODE_FONT_FILES)}); install the "
+        f"Debian package fonts-dejavu-core or point {CODE_FONT_ENV_VAR} at a TrueType monospace font file")
+
+
 @functools.cache
 def register_fonts() -> str:
-    """Register the CJK font with reportlab once; parsing the 17 MB collection takes a while."""
-    path = find_cjk_font()
-    try:
-        font = TTFont(CJK_FONT_NAME, str(path), subfontIndex=0)
-    except Exception as exc:  # reportlab raises bare TTFError and others for unusable files
-        raise FontNotFoundError(f"cannot load CJK font {path}: {exc}") from exc
-    pdfmetrics.registerFont(font)
+    """Register the CJK and the code font with reportlab once; parsing the 17 MB collection takes a while."""
+    for name, path, index in ((CJK_FONT_NAME, find_cjk_font(), 0), (CODE_FONT_NAME, find_code_font(), 0)):
+        try:
+            font = TTFont(name, str(path), subfontIndex=index)
+        except Exception as exc:  # reportlab raises bare TTFError and others for unusable files
+            raise FontNotFoundError(f"cannot load font {path}: {exc}") from exc
+        pdfmetrics.registerFont(font)
     return CJK_FONT_NAME
 
 

@@ -153,7 +153,8 @@ def write_slips(
 
     register_fonts()
     page_count = -(-len(ordered) // GRID.per_page)
-    canvas = Canvas(path if hasattr(path, "write") else str(path), pagesize=A4, pageCompression=1 if compress else 0)
+    canvas = Canvas(path if hasattr(path, "write") else str(path), pagesize=A4, pageCompression=1 if compress else 0,
+                    initialFontName=CJK_FONT_NAME)  # not Helvetica, which would go unembedded into the file
     canvas.setTitle("测评码凭条")
     canvas.setCreator("pingyi reports.slips")
     for page in range(page_count):

@@ -13,7 +13,7 @@ from wtforms import SelectField
 
 from forms.rater_groups import label as group_label
 from reports.posters import Poster as PosterDoc
-from reports.posters import write_posters
+from reports.posters import PosterTextError, write_posters
 from survey_app.admin import bp
 from survey_app.admin.widgets import options
 from survey_app.admin.access import roles
@@ -59,9 +59,13 @@ def poster_pdf(poster_id: int) -> Response:
     sheet = db.session.get(BallotSheet, poster.sheet_id)
     org = db.session.get(Organisation, sheet.org_id) if sheet.org_id else None
     buffer = io.BytesIO()
-    write_posters([PosterDoc(url=service.poster_url(poster), campaign=sheet.campaign.name,
-                             organisation=org.name if org else "", rater_group=group_label(sheet.rater_group),
-                             sheet=sheet.title)], buffer)
+    try:
+        write_posters([PosterDoc(url=service.poster_url(poster), campaign=sheet.campaign.name,
+                                 organisation=org.name if org else "", rater_group=group_label(sheet.rater_group),
+                                 sheet=sheet.title)], buffer)
+    except PosterTextError as exc:  # a name too long for the page: said, as slips say it
+        flash(str(exc), "error")
+        return redirect(url_for("admin.posters", slug=sheet.campaign.slug), 303)
     buffer.seek(0)
     return send_file(buffer, mimetype="application/pdf", as_attachment=True,
                      download_name=f"poster-{poster_id}.pdf", max_age=0)
