@@ -18,6 +18,7 @@ from forms.schema import Questionnaire
 REQUIRED_MESSAGE = "请选择一项"
 NUMBER_MESSAGE = "请填写 {low:g} 到 {high:g} 之间的数"
 WHOLE_MESSAGE = "请填写 {low:g} 到 {high:g} 之间的整数"
+STEP_MESSAGE = "请填写 {low:g} 到 {high:g} 之间的数，以 {step:g} 为单位"
 
 
 def field_name(subject: str, item: str) -> str:
@@ -61,7 +62,8 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
     ``base`` is ``wtforms.Form`` here and ``flask_wtf.FlaskForm`` in the web layer, which adds
     CSRF; ``messages`` lets the caller pass translated error texts.
     """
-    texts = {"required": REQUIRED_MESSAGE, "number": NUMBER_MESSAGE, "whole": WHOLE_MESSAGE, **(messages or {})}
+    texts = {"required": REQUIRED_MESSAGE, "number": NUMBER_MESSAGE, "whole": WHOLE_MESSAGE, "step": STEP_MESSAGE,
+             **(messages or {})}
     attrs: dict[str, Any] = {}
     for subject in subjects:
         for item in questionnaire.items:
@@ -70,10 +72,12 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
             name = field_name(subject, item.key)
             if scale.is_numeric:
                 low, high = scale.bounds()
-                wording = texts["whole"] if scale.step == 1 else texts["number"]
+                # 8.3 on a scale of half points is told the unit, not only the range it is inside
+                wording = texts["whole"] if scale.step == 1 else texts["step"] if scale.step else texts["number"]
                 attrs[name] = DecimalField(
                     item.label, places=None,
-                    validators=check + [OnScale(low, high, scale.step, wording.format(low=low, high=high))])
+                    validators=check + [OnScale(low, high, scale.step,
+                                                wording.format(low=low, high=high, step=scale.step or 0))])
             else:
                 attrs[name] = RadioField(
                     item.label, choices=[SelectChoice(c.key, c.label) for c in scale.choices],

@@ -198,6 +198,12 @@ def _scales(r: _Reader, node: Any, line: int) -> dict[str, Scale]:
             step = r.get(rng, "step", float, in_range, required=False, default=1.0)
             if low is not None and high is not None and low >= high:
                 r.problem(rng.line, where, f"{in_range.zh}中 min {low:g} 必须小于 max {high:g}")
+            elif step is not None and step < 0:
+                r.problem(rng.line_of("step"), where, f"{in_range.zh}中 step 不能是负数（{step:g}）")
+            elif step and low is not None and high is not None and (
+                    step > high - low or abs((high - low) / step - round((high - low) / step)) > 1e-9):
+                r.problem(rng.line_of("step"), where,
+                          f"{in_range.zh}中从 {low:g} 到 {high:g} 不是 step {step:g} 的整数倍：{high:g} 分无法选到")
             scales[key] = Scale(key, label, minimum=low, maximum=high, step=step)
             continue
         choices: list[Choice] = []
@@ -444,6 +450,8 @@ def _scheme(r: _Reader, root: LDict, library: Mapping[str, Definition]) -> Schem
         if any(x.key == gkey for x in groups):
             r.problem(g.line, "rater_groups", f"评价主体“{gkey}”声明了两次")
         weight = r.get(g, "weight", float, _Place(f"rater group '{gkey}'", f"评价主体“{gkey}”"))
+        if weight is not None and weight < 0:  # the sum alone would let 1.5 and -0.5 through
+            r.problem(g.line_of("weight"), "rater_groups", f"评价主体“{gkey}”的权重不能是负数（{weight:g}）")
         groups.append(GroupWeight(gkey, r.get(g, "label", str, "", required=False,
                                               default=known_groups.label(gkey)),
                                   weight if weight is not None else 0.0))
@@ -484,6 +492,8 @@ def _scheme(r: _Reader, root: LDict, library: Mapping[str, Definition]) -> Schem
         if source == "result" and not c.get("column"):
             r.problem(c.line, where, f"{where.zh}的“source”是“result”，需要填写“column”")
         weight = r.get(c, "weight", float, where)
+        if weight is not None and weight < 0:  # a better vote would lower the composite
+            r.problem(c.line_of("weight"), f"{where}.weight", f"{where.zh}的权重不能是负数（{weight:g}）")
         full = r.get(c, "full_marks", float, where, required=False,
                      default=(checklist.total if source == "checklist_total"
                               and isinstance(checklist, Checklist) else 100.0))
@@ -826,7 +836,10 @@ def load_text(text: str, name: str = "<text>", library: Mapping[str, Definition]
         reason = exc.problem or exc.context or "无法读取"
         if exc.context and exc.context_mark and exc.problem:
             reason += f"；相关内容从第 {exc.context_mark.line + 1} 行开始（{exc.context}）"
-        raise DefinitionError([Problem(name, line, "", f"YAML 语法错误：{reason}")]) from None
+        lines = text.splitlines()
+        near = "\n".join(lines[max(0, mark.line - 1):mark.line + 1]) if mark else ""
+        hint = next((h for clue, h in _YAML_HINTS if clue in near), "")
+        raise DefinitionError([Problem(name, line, "", f"YAML 语法错误：{hint}{reason}")]) from None
     except yaml.YAMLError as exc:
         raise DefinitionError([Problem(name, None, "", f"YAML 语法错误：{exc}")]) from None
     if not isinstance(root, LDict):
@@ -891,9 +904,20 @@ def load_many(paths: Iterable[str | Path]) -> tuple[dict[str, Definition], list[
     return loaded, problems
 
 
+# The commonest slips of a Windows or Chinese-input editor, said in Chinese before PyYAML's words,
+# when the line PyYAML stopped at (or the one before it) has one
+_YAML_HINTS = (
+    ("\t", "这里用了制表符（Tab 键），YAML 只能用空格缩进；"),
+    ("\u3000", "这里有全角空格，缩进和分隔只能用半角空格；"),
+    ("：", "这里可能用了全角冒号“：”，键和值之间要用半角冒号“:”加一个空格；"),
+)
+_KIND_SCHEME = re.compile(r"""^kind\s*:\s*(["']?)scheme\1\s*(#.*)?$""", re.M)
+
+
 def _looks_like_scheme(path: Path) -> bool:
+    """Schemes are read after what they refer to; ``kind: "scheme"`` is as much a scheme as ``kind: scheme``."""
     try:
-        return "kind: scheme" in path.read_text(encoding="utf-8", errors="replace")
+        return _KIND_SCHEME.search(path.read_text(encoding="utf-8-sig", errors="replace")) is not None
     except OSError:
         return False
 

@@ -39,6 +39,16 @@ class Scale:
                 return choice.value
         raise KeyError(choice_key)
 
+    def points(self, most: int = 21) -> tuple[float, ...] | None:
+        """A numeric scale's answers, one button each, when there are at most ``most`` of them
+        (0–10 by halves is 21); None for a wider or continuous range, which takes a number box."""
+        if self.choices or not self.step or self.minimum is None or self.maximum is None:
+            return None
+        count = round((self.maximum - self.minimum) / self.step) + 1
+        if count > most:
+            return None
+        return tuple(round(self.minimum + i * self.step, 9) for i in range(count))
+
     def bounds(self) -> tuple[float, float]:
         if self.choices:
             values = [c.value for c in self.choices]

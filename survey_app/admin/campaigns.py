@@ -13,7 +13,6 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from forms import Questionnaire, Scheme
-from forms.loader import builtin_library
 from forms.rater_groups import RATER_GROUPS
 from survey_app.admin import bp
 from survey_app.admin.widgets import options
@@ -21,6 +20,7 @@ from survey_app.admin.access import roles, visible_orgs
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, Organisation
 from survey_app.services import campaigns as service
+from survey_app.services import library as definitions
 from survey_app.services import rehearsal
 from survey_app.services.campaigns import CampaignError
 
@@ -63,7 +63,10 @@ def campaigns() -> str:
 @roles("admin")
 def new_campaign() -> Response | str | tuple[str, int]:
     form = CampaignForm()
-    form.scheme.choices = options([(k, d.title) for k, d in sorted(builtin_library().items()) if isinstance(d, Scheme)])
+    offered, broken = definitions.offered()
+    if broken and request.method == "GET":
+        flash(broken, "error")
+    form.scheme.choices = options([(k, d.title) for k, d in sorted(offered.items()) if isinstance(d, Scheme)])
     form.previous.choices = options([("", "—")] + [(c.slug, f"{c.year} {c.name}") for c in db.session.scalars(
         select(Campaign).order_by(Campaign.year.desc(), Campaign.id.desc()))])
     if form.validate_on_submit():
@@ -93,7 +96,10 @@ def campaign(slug: str) -> str:
 
 def _sheets_form() -> SheetsForm:
     form = SheetsForm()
-    form.questionnaire.choices = options([(k, d.title) for k, d in sorted(builtin_library().items())
+    offered, broken = definitions.offered()
+    if broken and request.method == "GET":
+        flash(broken, "error")
+    form.questionnaire.choices = options([(k, d.title) for k, d in sorted(offered.items())
                                   if isinstance(d, Questionnaire)])
     form.org.choices = options([(o.code, f"{o.code} {o.name}") for o in db.session.scalars(
         select(Organisation).where(Organisation.kind.notin_(("village", "community"))).order_by(Organisation.code))])

@@ -53,7 +53,8 @@ def ballot_form_class(stamp: tuple, questionnaire: Questionnaire, subjects: Sequ
         cls = build_form(questionnaire, subjects, base=BallotBase,
                          messages={"required": _("Please choose one"),
                                    "number": _("Please give a number from {low:g} to {high:g}"),
-                                   "whole": _("Please give a whole number from {low:g} to {high:g}")})
+                                   "whole": _("Please give a whole number from {low:g} to {high:g}"),
+                                   "step": _("Please give a number from {low:g} to {high:g} in steps of {step:g}")})
         _CLASSES[key] = cls
     return cls
 

@@ -23,7 +23,10 @@ from survey_app.services.ledger_files import ScoreFileError, read_checklist_scor
               help="清单评分（.xlsx 或 .csv，列：组织编码、指标编码、得分，可加评分阶段）；"
                    "否决项填在该文件中名为“否决项”的工作表里。")
 @click.option("--scheme", "scheme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="评定办法 YAML；它引用的测评表和清单从内置定义中查找。")
+              help="评定办法 YAML；它引用的测评表和清单从内置定义和 --definitions 中查找。")
+@click.option("--definitions", "definition_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="评定办法引用的其他清单或测评表文件（可多次给出）。")
 @click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="上一次测评活动的 grades.csv（列：subject、grade），用于逐年升降规则。")
 @click.option("--ratings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -34,14 +37,15 @@ from survey_app.services.ledger_files import ScoreFileError, read_checklist_scor
               help="输出目录：写入 grades.csv、grades.json、reasons.txt 和 rectification.xlsx。")
 @click.pass_context
 def grade_command(ctx: click.Context, campaign: str | None, results: Path | None, checklist_file: Path | None,
-                  scheme_file: Path | None, previous: Path | None, ratings: Path | None, out: Path | None) -> None:
+                  scheme_file: Path | None, definition_files: tuple[Path, ...], previous: Path | None,
+                  ratings: Path | None, out: Path | None) -> None:
     """按评定办法评定等次，写明每一步的理由。
 
     等次低于评定办法所定界线的被评对象，列入整改台账。
     """
     if campaign is not None:
         refuse_beside_campaign({"--results": results, "--checklist": checklist_file, "--scheme": scheme_file,
-                                "--previous": previous, "--ratings": ratings},
+                                "--definitions": definition_files, "--previous": previous, "--ratings": ratings},
                                "评定用的是该活动在数据库中的选票、清单评分和冻结的评定办法，上一年的等次取自它接续的上一次测评活动",
                                "清单评分请在管理页面的“清单评分”上传；要完全按文件评定，请不写测评活动，"
                                "改用 --results 和 --scheme")
@@ -50,7 +54,7 @@ def grade_command(ctx: click.Context, campaign: str | None, results: Path | None
         if results is None or scheme_file is None:
             raise click.UsageError("请给出测评活动（CAMPAIGN），或者给出 --results 和 --scheme"
                                    "（评定办法用到清单时再加 --checklist）")
-        outcome = _files(results, checklist_file, scheme_file, previous, ratings)
+        outcome = _files(results, checklist_file, scheme_file, previous, ratings, definition_files)
     grades = outcome.result.grades
     counts = grades["grade"].value_counts()
     order = [g.label for g in outcome.result.spec.grades]
@@ -82,14 +86,14 @@ def _campaign(ctx: click.Context, slug: str):  # type: ignore[no-untyped-def]
 
 
 def _files(results: Path, checklist_file: Path | None, scheme_file: Path, previous: Path | None,
-           ratings: Path | None):  # type: ignore[no-untyped-def]
-    loaded, problems = load_many([scheme_file])
+           ratings: Path | None, definition_files: tuple[Path, ...] = ()):  # type: ignore[no-untyped-def]
+    loaded, problems = load_many([*definition_files, scheme_file])  # a county's own checklist, questionnaires
     if problems:
         raise click.ClickException("\n".join(map(str, problems)))
-    scheme = next((d for d in loaded.values() if isinstance(d, Scheme)), None)
-    if scheme is None:
+    scheme = loaded.get(str(scheme_file))
+    if not isinstance(scheme, Scheme):
         raise click.ClickException(f"{scheme_file.name} 不是评定办法（kind: scheme）")
-    library = {**builtin_library(), scheme.key: scheme}
+    library = {**builtin_library(), **{d.key: d for d in loaded.values()}}
     checklist = library.get(scheme.checklist) if scheme.checklist else None
     scores = vetoes = None
     if checklist_file is not None:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from forms import Questionnaire, load_text
-from forms.loader import builtin_library, builtin_text
+from forms.errors import DefinitionError
 from forms.schema import Definition, Scheme
 from survey_app.extensions import db
 from survey_app.models import BallotSheet, Campaign, CampaignDefinition, Organisation, SheetSubject
 from survey_app.models._time import utcnow
 from survey_app.services import audit, mixing
+from survey_app.services import library as definitions
 
 
 class CampaignError(ValueError):
@@ -33,7 +34,7 @@ def create_campaign(slug: str, name: str, year: int, *, scheme_key: str | None =
     """``previous_slug`` names last year's campaign, which the year-over-year rules compare with."""
     if db.session.scalar(select(Campaign).where(Campaign.slug == slug)) is not None:
         raise CampaignError(f"测评活动“{slug}”已经存在")
-    if scheme_key and not isinstance(builtin_library().get(scheme_key), Scheme):
+    if scheme_key and not isinstance(_library().get(scheme_key), Scheme):
         raise CampaignError(f"评定办法“{scheme_key}”不存在")
     previous = None
     if previous_slug:
@@ -58,7 +59,7 @@ def add_sheet(campaign: Campaign, key: str, title: str, questionnaire_key: str, 
               subjects: Sequence[SubjectSpec], *, org_id: int | None = None) -> BallotSheet:
     if campaign.status != "draft":
         raise CampaignError("测评活动已开始，不能再修改测评票")
-    questionnaire = builtin_library().get(questionnaire_key)
+    questionnaire = _library().get(questionnaire_key)
     if not isinstance(questionnaire, Questionnaire):
         raise CampaignError(f"测评表“{questionnaire_key}”不存在")
     if rater_group not in questionnaire.rater_groups:
@@ -81,13 +82,24 @@ def add_sheet(campaign: Campaign, key: str, title: str, questionnaire_key: str, 
     return sheet
 
 
+def _library() -> dict[str, Definition]:
+    try:
+        return definitions.library()
+    except DefinitionError as exc:
+        raise CampaignError(f"本地定义（{definitions.definitions_folder()}）有错误：{exc}") from None
+
+
 def _definitions_used(campaign: Campaign) -> list[str]:
+    """Every definition the campaign reads: its sheets' questionnaires, its scheme, and whatever the
+    scheme names (its checklist, the questionnaires of its components and vote-share rules), so
+    that the snapshot loads on its own."""
     keys = {sheet.questionnaire_key for sheet in campaign.sheets}
     if campaign.scheme_key:
-        scheme = builtin_library()[campaign.scheme_key]
+        scheme = _library()[campaign.scheme_key]
         keys.add(scheme.key)
-        if isinstance(scheme, Scheme) and scheme.checklist:
-            keys.add(scheme.checklist)
+        if isinstance(scheme, Scheme):
+            keys.update(k for k in (scheme.checklist, *(c.questionnaire for c in scheme.components),
+                                    *(r.questionnaire for r in scheme.vote_share_rules)) if k)
     return sorted(keys)
 
 
@@ -97,16 +109,28 @@ def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
         raise CampaignError(f"只有草稿状态的测评活动可以开始，当前状态：{STATUS_LABELS.get(campaign.status, campaign.status)}")
     if not campaign.sheets:
         raise CampaignError("测评活动还没有测评票，不能开始")
-    for key in _definitions_used(campaign):
-        text = builtin_text(key)
-        definition = load_text(text, f"{key}.yaml")
+    used, library = _definitions_used(campaign), _library()
+    for key in used:
+        text = definitions.definition_text(key)
+        definition = library[key]
         db.session.add(CampaignDefinition(campaign=campaign, key=key, kind=definition.kind,
                                           version=definition.version, content=text,
                                           sha256=hashlib.sha256(text.encode()).hexdigest()))
+    _loads_alone(campaign)
     campaign.status, campaign.opened_at = "open", utcnow()
     audit.record(actor, "open_campaign", campaign.slug)
     db.session.commit()
     return campaign
+
+
+def _loads_alone(campaign: Campaign) -> None:
+    """The snapshot is all the campaign will ever read: check it loads before the opening commits,
+    or every ballot page of the campaign would fail on it."""
+    try:
+        _snapshot(campaign)
+    except DefinitionError as exc:
+        db.session.rollback()
+        raise CampaignError(f"测评活动用到的定义不完整，不能开始：{exc}") from None
 
 
 def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
@@ -124,11 +148,14 @@ def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
 def frozen_definitions(campaign: Campaign) -> dict[str, Definition]:
     """The definitions as the campaign froze them; a draft campaign reads the current templates."""
     if campaign.status == "draft":
-        library = builtin_library()
+        library = _library()
         return {key: library[key] for key in _definitions_used(campaign)}
+    return _snapshot(campaign)
+
+
+def _snapshot(campaign: Campaign) -> dict[str, Definition]:
     library: dict[str, Definition] = {}
-    rows = sorted(campaign.definitions, key=lambda d: d.kind == "scheme")
-    for row in rows:
+    for row in sorted(campaign.definitions, key=lambda d: d.kind == "scheme"):
         library[row.key] = load_text(row.content, f"{row.key}.yaml", library)
     return library
 
@@ -147,7 +174,7 @@ def add_sheets_for(campaign: Campaign, questionnaire_key: str, rater_group: str,
     from forms.rater_groups import label as group_label
     from survey_app.models import Person
 
-    questionnaire = builtin_library().get(questionnaire_key)
+    questionnaire = _library().get(questionnaire_key)
     if not isinstance(questionnaire, Questionnaire):
         raise CampaignError(f"测评表“{questionnaire_key}”不存在")
     nodes: dict[int | None, list[Organisation]] = {}
