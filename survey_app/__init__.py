@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from survey_app import security
-from survey_app.config import Config
+from survey_app.config import Config, sqlite_synchronous
 from survey_app.extensions import (
     babel, compress, csrf, db, limiter, login_manager, migrate, select_locale,
 )
@@ -28,7 +28,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:  # n
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={sqlite_synchronous()}")  # see config.sqlite_synchronous
         # The server checkpoints outside its writers' queue (services.writelock); SQLite's own
         # checkpoint is the safety net, and a log grown by a bulk import is cut back after it.
         cursor.execute("PRAGMA wal_autocheckpoint=10000")

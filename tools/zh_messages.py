@@ -9,6 +9,7 @@ ZH = {
     "Please give a whole number from {low:g} to {high:g}": "请填写 {low:g} 到 {high:g} 之间的整数",
     "Please give a number from {low:g} to {high:g} in steps of {step:g}": "请填写 {low:g} 到 {high:g} 之间的数，以 {step:g} 为单位",
     "(optional)": "（选填）",
+    "Please try again in a moment.": "请稍后再试。",
     "People roster": "人员名册",
     "Back to the desk": "返回管理首页",
     "Give a number of codes from %(min)s to %(max)s.": "测评码数量应在 %(min)s 到 %(max)s 之间。",

@@ -221,7 +221,11 @@ def bad_request(_error: Exception) -> tuple[str, int]:
 
 @bp.app_errorhandler(500)
 def server_error(_error: Exception) -> tuple[str, int]:
-    """Say what became of the ballot: counted, not stored, or (the database out of reach) unknown."""
+    """Say what became of the ballot: counted, not stored, or (the database out of reach) unknown.
+    A page that cast nothing (a ballot opened again, the desk) claims nothing about a vote: it used
+    to tell a counted voter who pressed Back that their vote was not stored."""
+    if request.endpoint not in ("ballot.sheet", "ballot.poster") or request.method != "POST":
+        return message("error", 500)
     return message({True: "stored_anyway", False: "server_error", None: "unconfirmed"}[_ballot_in_database()], 500)
 
 
@@ -230,8 +234,6 @@ def _ballot_in_database() -> bool | None:
     whose answer was lost (a PostgreSQL connection dropped in it) may have stored the ballot."""
     if g.get("pingyi_ballot_stored"):
         return True
-    if request.endpoint not in ("ballot.sheet", "ballot.poster") or request.method != "POST":
-        return False  # no ballot was being cast
     try:
         nonce, args = request.form.get("nonce", ""), request.view_args or {}
         if request.endpoint == "ballot.poster":

@@ -9,17 +9,33 @@ from __future__ import annotations
 import contextvars
 import gc
 import ipaddress
+import signal
 import socket
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.gasgi import ASGIWorker
 from sqlalchemy import inspect
 
 from survey_app.oserrors import reason
 from survey_app.extensions import db
 from survey_app.models import Campaign
+
+
+class _Arbiter(Arbiter):
+    def handle_int(self) -> None:
+        """Ctrl+C stops as SIGTERM does: the workers finish the ballots still arriving. Gunicorn's
+        own SIGINT is a quick exit, which cut off every phone halfway through sending."""
+        self.handle_term()
+
+
+class _Worker(ASGIWorker):
+    def init_signals(self) -> None:
+        super().init_signals()
+        self.loop.add_signal_handler(signal.SIGINT, self.handle_exit_signal)  # a terminal sends it to all
 
 
 class _Server(BaseApplication):
@@ -33,6 +49,13 @@ class _Server(BaseApplication):
 
     def load(self) -> object:
         return self.application
+
+    def run(self) -> None:
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as exc:  # as BaseApplication.run
+            click.echo(f"\nError: {exc}\n", err=True)
+            raise SystemExit(1) from None
 
 
 def exposure_warning(host: str, proxy_count: int) -> str | None:
@@ -81,7 +104,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     # No control socket: gunicorn 27 puts every server of a user at one path (~/.gunicorn/gunicorn.ctl),
     # so a second site on the machine took it over, and `gunicornc shutdown` stopped the wrong one.
     server = _Server(WholeRequests(app, threads), {"bind": f"{host}:{port}", "workers": workers,
-                                                   "worker_class": "asgi", "accesslog": None, "preload_app": True,
+                                                   "worker_class": _Worker, "accesslog": None, "preload_app": True,
                                                    "control_socket_disable": True,
                                                    "when_ready": lambda _arbiter: click.echo(started)})
     # Outside this command's app context: the workers' event loops would hand it to every request,
