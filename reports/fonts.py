@@ -42,18 +42,26 @@ class FontNotFoundError(FileNotFoundError):
     """The CJK font is not installed where we looked."""
 
 
+def _overridden(env_var: str) -> Path | None:
+    """The font file an environment variable names, which must exist; None when it is not set."""
+    override = os.environ.get(env_var, "").strip()
+    if not override:
+        return None
+    path = Path(override)
+    if not path.is_file():
+        raise FontNotFoundError(f"{env_var}={override!r} does not name a font file")
+    return path
+
+
 def find_cjk_font() -> Path:
     """Locate wqy-zenhei: the environment variable wins, then known paths, then fontconfig.
 
     WenQuanYi Zen Hei is chosen because it has TrueType outlines (reportlab cannot embed the
     CFF outlines of Noto CJK) and covers every character of county and village names.
     """
-    override = os.environ.get(FONT_ENV_VAR, "").strip()
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise FontNotFoundError(f"{FONT_ENV_VAR}={override!r} does not name a font file")
-        return path
+    override = _overridden(FONT_ENV_VAR)
+    if override is not None:
+        return override
     for folder in _KNOWN_DIRS:
         path = Path(folder, _FONT_FILE)
         if path.is_file():
@@ -88,12 +96,9 @@ def _ask_fontconfig() -> Path | None:
 
 def find_code_font() -> Path:
     """A bold Latin monospace TrueType font: the environment variable wins, then known paths."""
-    override = os.environ.get(CODE_FONT_ENV_VAR, "").strip()
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise FontNotFoundError(f"{CODE_FONT_ENV_VAR}={override!r} does not name a font file")
-        return path
+    override = _overridden(CODE_FONT_ENV_VAR)
+    if override is not None:
+        return override
     for name in _CODE_FONT_FILES:
         if Path(name).is_file():
             return Path(name)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import free_port
+
 BIN = Path(sys.executable).parent
 SHEET = "D01T01V01-masses"
 H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
@@ -46,12 +48,6 @@ OUTCOMES = {  # the page's heading, in English (?lang=en)
     "Something went wrong on our side": "server_error",
 }
 STORED = {"counted", "recorded", "stored_anyway"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- the site ----------------------------
