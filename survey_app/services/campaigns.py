@@ -95,8 +95,8 @@ def _definitions_used(campaign: Campaign) -> list[str]:
     that the snapshot loads on its own."""
     keys = {sheet.questionnaire_key for sheet in campaign.sheets}
     if campaign.scheme_key:
-        scheme = _library()[campaign.scheme_key]
-        keys.add(scheme.key)
+        scheme = _library().get(campaign.scheme_key)
+        keys.add(campaign.scheme_key)
         if isinstance(scheme, Scheme):
             keys.update(k for k in (scheme.checklist, *(c.questionnaire for c in scheme.components),
                                     *(r.questionnaire for r in scheme.vote_share_rules)) if k)
@@ -110,6 +110,9 @@ def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     if not campaign.sheets:
         raise CampaignError("测评活动还没有测评票，不能开始")
     used, library = _definitions_used(campaign), _library()
+    gone = [key for key in used if key not in library]
+    if gone:  # a local definition file removed since its sheets were added
+        raise CampaignError("测评活动用到的定义找不到了：" + "、".join(f"“{k}”" for k in gone) + "，不能开始")
     for key in used:
         text = definitions.definition_text(key)
         definition = library[key]
@@ -149,7 +152,7 @@ def frozen_definitions(campaign: Campaign) -> dict[str, Definition]:
     """The definitions as the campaign froze them; a draft campaign reads the current templates."""
     if campaign.status == "draft":
         library = _library()
-        return {key: library[key] for key in _definitions_used(campaign)}
+        return {key: library[key] for key in _definitions_used(campaign) if key in library}
     return _snapshot(campaign)
 
 
