@@ -15,6 +15,7 @@ from survey_app.cli import columns, language
 language.install()  # before any command is built: click.Path names its kind when it is constructed
 columns.install()
 
+from flask_migrate.cli import db as _migrate_commands  # noqa: E402
 from survey_app.cli import analysis, campaigns, database, definitions, demo, grading, imports, serve, users  # noqa: E402
 
 
@@ -40,6 +41,12 @@ class _Pingyi(FlaskGroup):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(add_version_option=False, **kwargs)  # type: ignore[arg-type]
         self.params = [p for p in self.params if p.name not in {"app", "env_file", "debug"}]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command is the group's own or a plugin's (db, limiter): listing them needs no app.
+        Flask's listing built one, which wrote ./instance and its key files wherever `pingyi --help` ran."""
+        self._load_plugin_commands()
+        return sorted(self.commands)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
@@ -74,6 +81,7 @@ def cli() -> None:
 for module in (database, imports, definitions, users, campaigns, analysis, grading, demo, serve):
     for command in module.COMMANDS:
         cli.add_command(command)
+cli.add_command(_migrate_commands, "db")  # Flask-Migrate's, which it puts on app.cli: here, listed without an app
 
 
 def main() -> None:
