@@ -215,7 +215,8 @@ def _vacuum(engine: Engine) -> None:
     still stamped with the transaction of the code that cast it, in casting order) and the campaign
     row's, which held the poster fingerprints' salt until closing erased it. A plain VACUUM only
     marks their space free: a page left with no live row keeps its old bytes, readable to anyone
-    who reads the table's pages. VACUUM FULL locks the table while it runs, so the casts of other
+    who reads the table's pages. (A version that a transaction begun before the close could still
+    see is copied too, and goes at the next VACUUM FULL.) VACUUM FULL locks the table while it runs, so the casts of other
     open campaigns wait for it (they are not refused); a county's table takes seconds. It waits
     for the lock no longer than ``_FULL_LOCK_WAIT``: a reader holding a transaction open (an
     export, a psql session) would otherwise keep it waiting, and every cast would queue behind it.
