@@ -67,13 +67,22 @@ def _sheet_page(context: posters.PosterContext, form: object, status: int = 200,
                            subjects=info.labels, open_mode=True, **extra), status
 
 
+def _resent(slug: str) -> bool:
+    """Whether this POST is a poster form sent again whose ballot is already stored (same nonce)."""
+    nonce = request.form.get("nonce", "") if request.method == "POST" else ""
+    return 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce)
+
+
+def _recorded() -> str:
+    ballot_stored()
+    return done_page(recorded=True)
+
+
 def after_lost_session(slug: str) -> tuple[str, int] | str:
     """The CSRF check failed (see routes.csrf_failed): a resend of a stored ballot is told it counted;
     otherwise, while the poster still takes votes, the ballot comes back with the answers given."""
-    nonce = request.form.get("nonce", "")
-    if 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce):
-        ballot_stored()
-        return done_page(recorded=True)
+    if _resent(slug):
+        return _recorded()
     context = posters.find(slug)
     if context is None:
         return message("unknown", 404)
@@ -103,10 +112,8 @@ def poster(slug: str) -> Response | tuple[str, int] | str:
         return message("unknown", 404)
     refusal = _refusal(context)
     if refusal is not None:  # only then can a stored ballot's resend need telling apart (a query saved per vote)
-        nonce = request.form.get("nonce", "") if request.method == "POST" else ""
-        if 8 <= len(nonce) <= 64 and posters.recorded_before(slug, nonce):
-            ballot_stored()  # sent again after it was stored: told so, even if the poster or campaign closed since
-            return done_page(recorded=True)
+        if _resent(slug):  # sent again after it was stored: told so, even if the poster or campaign closed since
+            return _recorded()
         return message(*refusal)
     if request.method == "GET":
         form = _form_class(context)(formdata=None, nonce=secrets.token_urlsafe(18), started=start_stamp())

@@ -28,16 +28,28 @@ def _own() -> tuple[dict[str, Definition], dict[str, str]]:
     stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
     if stamp not in _CACHE:
         loaded, problems = load_many(paths)
-        builtins = builtin_library()
-        problems += [Problem(Path(path).name, None, "key",
-                             f"键“{d.key}”是内置定义的键；请为本地定义另取一个键（key）")
-                     for path, d in loaded.items() if d.key in builtins]
+        problems += shadowing(loaded)
         if problems:  # a broken file is said, with its line, wherever the library is read
             raise DefinitionError(problems)
         _CACHE.clear()
         _CACHE[stamp] = ({d.key: d for d in loaded.values()},
                          {d.key: Path(path).read_text(encoding="utf-8-sig") for path, d in loaded.items()})
     return _CACHE[stamp]
+
+
+def shadowing(loaded: dict[str, Definition]) -> list[Problem]:
+    """Files that keep a built-in's key with other content (a copied template whose key was not
+    changed): they would stand in for the built-in, unseen. Removed from ``loaded``."""
+    builtins = builtin_library() if loaded else {}
+    problems = []
+    for path, definition in list(loaded.items()):
+        if definition.key in builtins and \
+                Path(path).read_text(encoding="utf-8-sig") != builtin_text(definition.key).lstrip("\ufeff"):
+            problems.append(Problem(Path(path).name, None, "key",
+                                    f"键“{definition.key}”是内置定义的键；复制内置定义后请改用一个新的键"
+                                    "（key），否则它会冒充内置定义"))
+            del loaded[path]
+    return problems
 
 
 def library() -> dict[str, Definition]:
