@@ -251,7 +251,17 @@ def test_problems_with_the_files_themselves_are_named_too(tmp_path):
     _, found = load_many([tmp_path / "gbk.yaml", tmp_path / "gone.yaml", tmp_path / "a.yaml",
                           tmp_path / "b.yaml"])
     assert [str(p) for p in found] == [
-        "gbk.yaml：文件不是 UTF-8 编码的文本，请用 UTF-8 编码另存后再试",
+        # the title on line 4 is the first text that is not ASCII
+        "gbk.yaml 第 4 行：文件不是 UTF-8 编码的文本：看起来是 GBK/GB18030 编码（中文 Windows 的记事本、WPS 常用），"
+        "请用 UTF-8 编码另存后再试",
         "gone.yaml：无法读取文件：文件或文件夹不存在",
         "b.yaml：键“small_list”已经被 a.yaml 使用",
     ]
+
+
+def test_a_file_in_no_chinese_encoding_is_named_without_guessing_one(tmp_path):
+    from forms.loader import load_many
+
+    (tmp_path / "bytes.yaml").write_bytes(b"kind: questionnaire\nkey: k\ntitle: \xff\xfe\n")
+    _, found = load_many([tmp_path / "bytes.yaml"])
+    assert [str(p) for p in found] == ["bytes.yaml 第 3 行：文件不是 UTF-8 编码的文本：请用 UTF-8 编码另存后再试"]
