@@ -31,8 +31,11 @@ ZH = {
     "Continue": "下一步",
     "Your vote is anonymous: nobody, not even the organisers, can see how you voted.":
         "本次测评不记名：任何人（包括组织者）都无法查到您的选择。",
-    "Some answers are missing. Please see the items marked in red; your other answers are kept.":
-        "还有题目没有作答，请看标红的题目；您已作答的内容都已保留。",
+    "Some answers are missing; your other answers are kept. Please answer:":
+        "下列题目还没有作答，您已作答的内容都已保留。请补答：",
+    "and %(count)s more, marked in red below": "另有 %(count)s 题，在下方以红框标出",
+    "Answers missing": "有题目未作答",
+    "Vote counted": "测评已计入",
     "Submit my vote": "提交测评",
     "Your vote was already recorded": "您的测评已经记录",
     "We received your vote the first time you sent it. It is counted once; nothing more is needed.":

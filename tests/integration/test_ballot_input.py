@@ -73,7 +73,10 @@ def test_a_missing_answer_is_shown_beside_its_item_and_the_others_are_kept(ballo
     response = voter.client.post(f"/t/{code}", data={**hidden, **missing})
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "还有题目没有作答" in page and page.count("请选择一项") == 1
+    # once in the summary at the top, which links to the item, and once beside the item
+    assert "下列题目还没有作答" in page and page.count("请选择一项") == 2
+    assert '<a href="#q-T1V1__unity" autofocus>' in page and 'id="q-T1V1__unity"' in page
+    assert 'name="T1V1__unity" value="satisfied" aria-invalid="true" aria-describedby="e-T1V1__unity"' in page
     unity = page[page.index('name="T1V1__unity"') - 400:page.index('name="T1V1__unity"')]
     assert "请选择一项" in unity, "the message sits beside its own item"
     for name, value in answers_kept.items():
