@@ -44,9 +44,14 @@ def open_command(campaign: str) -> None:
 @click.argument("campaign")
 @with_appcontext
 def close_command(campaign: str) -> None:
-    """结束测评活动 CAMPAIGN：不再接受选票。"""
+    """结束测评活动 CAMPAIGN：不再接受选票。已结束的活动再运行一次，会重做结束时的数据库清理。"""
+    c = _campaign(campaign)
     try:
-        c = campaigns.close_campaign(_campaign(campaign))
+        if c.status == "closed":  # e.g. a close killed during its clean-up: finish that
+            campaigns.finish_close(c)
+            click.echo(f"测评活动“{c.name}”早已结束；已重新做了结束时的数据库清理。")
+            return
+        campaigns.close_campaign(c)
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"测评活动“{c.name}”已结束。")

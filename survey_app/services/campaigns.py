@@ -5,7 +5,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from forms import Questionnaire, load_text
 from forms.errors import DefinitionError
@@ -113,6 +113,7 @@ def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     gone = [key for key in used if key not in library]
     if gone:  # a local definition file removed since its sheets were added
         raise CampaignError("测评活动用到的定义找不到了：" + "、".join(f"“{k}”" for k in gone) + "，不能开始")
+    _move(campaign, "draft", status="open", opened_at=utcnow())
     for key in used:
         text = definitions.definition_text(key)
         definition = library[key]
@@ -120,7 +121,6 @@ def open_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
                                           version=definition.version, content=text,
                                           sha256=hashlib.sha256(text.encode()).hexdigest()))
     _loads_alone(campaign)
-    campaign.status, campaign.opened_at = "open", utcnow()
     audit.record(actor, "open_campaign", campaign.slug)
     db.session.commit()
     return campaign
@@ -136,14 +136,38 @@ def _loads_alone(campaign: Campaign) -> None:
         raise CampaignError(f"测评活动用到的定义不完整，不能开始：{exc}") from None
 
 
+def _move(campaign: Campaign, expected: str, **values: object) -> None:
+    """Change the status only if the database still holds the one this request read. Two people
+    pressing 开始 or 结束 at the same moment both read the old status; the second must be told the
+    first already did it, not be told they did it too (and log it twice)."""
+    moved = db.session.execute(update(Campaign).where(Campaign.id == campaign.id, Campaign.status == expected)
+                               .values(**values).execution_options(synchronize_session="fetch")).rowcount
+    if moved != 1:
+        db.session.rollback()
+        db.session.refresh(campaign)
+        raise CampaignError(f"测评活动的状态刚刚被其他人改为“{STATUS_LABELS.get(campaign.status, campaign.status)}”，"
+                            "本次操作没有执行")
+
+
 def close_campaign(campaign: Campaign, *, actor: str = "cli") -> Campaign:
     if campaign.status != "open":
         raise CampaignError(f"只有进行中的测评活动可以结束，当前状态：{STATUS_LABELS.get(campaign.status, campaign.status)}")
-    campaign.status, campaign.closed_at = "closed", utcnow()
-    campaign.fingerprint_salt = ""  # no ballot can come any more: see services.posters.fingerprint
+    # the salt goes too: no ballot can come any more (see services.posters.fingerprint)
+    _move(campaign, "open", status="closed", closed_at=utcnow(), fingerprint_salt="")
     audit.record(actor, "close_campaign", campaign.slug)
     mixing.mix_ballots(campaign.id)  # in the closing transaction: see services.mixing
     db.session.commit()
+    mixing.after_close()
+    return campaign
+
+
+def finish_close(campaign: Campaign) -> Campaign:
+    """Run a closed campaign's clean-up again (services.mixing.after_close). A close interrupted
+    after its commit (the process killed, the machine restarted) left the campaign closed but its
+    ballots' old bytes in the database's pages; closing again is what an operator tries."""
+    if campaign.status != "closed":
+        raise CampaignError(f"测评活动还没有结束，当前状态：{STATUS_LABELS.get(campaign.status, campaign.status)}")
+    db.session.commit()  # the clean-up runs outside any transaction
     mixing.after_close()
     return campaign
 

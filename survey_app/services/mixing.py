@@ -43,6 +43,7 @@ from survey_app.extensions import db
 
 _SHEETS = "SELECT id FROM ballot_sheet WHERE campaign_id = :campaign"
 _FULL_LOCK_WAIT = "3s"  # the longest the closing VACUUM FULL holds casts back while it waits for its lock
+_EMPTY_LOG_WAIT_MS = 3000  # the same for SQLite's closing checkpoint
 # The tables that every cast writes first: locking them in this mode waits for the casts in flight
 # and holds new ones back until the rewrite commits.
 _LOCK = "LOCK TABLE token, open_receipt IN SHARE ROW EXCLUSIVE MODE"
@@ -229,7 +230,7 @@ def _vacuum(engine: Engine) -> None:
             logging.getLogger(__name__).warning(
                 "VACUUM FULL could not lock the ballot table within %s; a plain VACUUM ran instead, and "
                 "the superseded ballot rows stay in its pages until reused: run VACUUM FULL ballot, "
-                "campaign when nothing else uses the database", _FULL_LOCK_WAIT)
+                "campaign (or pingyi close CAMPAIGN again) when nothing else uses the database", _FULL_LOCK_WAIT)
             connection.execute(text("RESET lock_timeout"))
             connection.execute(text("VACUUM ballot, campaign"))
         finally:
@@ -246,9 +247,16 @@ def _empty_log(engine: Engine) -> None:
     try:
         cursor = connection.cursor()
         cursor.execute("VACUUM")  # outside a transaction: the driver opens none for it
+        # The TRUNCATE checkpoint holds the write lock while it waits for readers, so every cast of
+        # every other open campaign waits with it: no longer than VACUUM FULL's lock on PostgreSQL.
+        (usual,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+        cursor.execute(f"PRAGMA busy_timeout={_EMPTY_LOG_WAIT_MS}")
         busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.execute(f"PRAGMA busy_timeout={int(usual)}")  # the connection goes back to the pool
         cursor.close()
     finally:
         connection.close()
     if busy:
-        logging.getLogger(__name__).warning("the write-ahead log could not be emptied after closing")
+        logging.getLogger(__name__).warning("the write-ahead log could not be emptied after closing (a reader held it for %d ms): "
+                                            "run pingyi close CAMPAIGN again when nothing reads the database",
+                                            _EMPTY_LOG_WAIT_MS)

@@ -204,7 +204,7 @@ def unhurried(app) -> str:
 
 
 def errors_on(page: str) -> list[str]:
-    return re.findall(r'<p class="err">([^<]+)</p>', page)
+    return re.findall(r'<p class="err"[^>]*>([^<]+)</p>', page)
 
 
 # ------------------------------------------------------------------ what works (kept as a baseline)
