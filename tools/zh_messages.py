@@ -50,6 +50,7 @@ ZH = {
     "This voting code has already been used": "该测评码已经使用过",
     "Each code can vote once. If you did not vote with it, please tell the staff who gave you the slip.":
         "每个测评码只能使用一次。如果您没有用它投过票，请告知发放测评票的工作人员。",
+    "Checking whether this phone already voted with this code…": "正在查询这部手机是否已经用这个测评码投过票……",
     "This voting code has been withdrawn": "该测评码已作废",
     "Please ask the staff for a new slip.": "请向工作人员领取新的测评票。",
     "Voting has not started yet": "测评尚未开始",

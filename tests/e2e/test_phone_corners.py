@@ -1,0 +1,269 @@
+"""What a voter's phone does with JavaScript and a bad network: answers kept, shared phones, lost replies.
+
+Each test names a problem found on the current pages (survey_app/static/ballot.js and the ballot
+routes), measured in Debian's chromium as a 360×640 WeChat phone.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import BIN
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+USED = "该测评码已经使用过"
+DONE = "提交成功，您的测评已计入。"
+RECORDED = "您的测评已经记录"
+
+# A county's own questionnaire with every kind of input a sheet can have: radios, half-point
+# buttons (0–10 by halves is 21 buttons), a number box (0–100 is 101 points, more than 21) and an
+# optional number box; and a cadre grid whose second item is numeric (a number box per row).
+SINGLE = """\
+kind: questionnaire
+key: phone_corners_single
+version: 1
+title: 手机角落测评表
+source: test
+subject_kind: organisation
+layout: single
+rater_groups: [masses]
+scales:
+  sat3:
+    label: 满意度
+    choices:
+      - {key: satisfied, label: 满意, value: 100}
+      - {key: basically, label: 基本满意, value: 60}
+      - {key: dissatisfied, label: 不满意, value: 0}
+  halves:
+    label: 半分
+    range: {min: 0, max: 10, step: 0.5}
+  hundred:
+    label: 百分
+    range: {min: 0, max: 100, step: 1}
+satisfied: [satisfied, basically]
+satisfaction_item: sat
+dimensions:
+  - {key: overall, label: 总体, weight: 1}
+items:
+  - {key: sat, label: 总体满意度, scale: sat3, dimension: overall}
+  - {key: half, label: 半分打分, scale: halves, dimension: overall}
+  - {key: pct, label: 百分打分, scale: hundred, dimension: overall}
+  - {key: extra, label: 可选打分, scale: hundred, dimension: overall, required: false}
+"""
+GRID = """\
+kind: questionnaire
+key: phone_corners_grid
+version: 1
+title: 手机角落网格
+source: test
+subject_kind: person
+layout: grid
+rater_groups: [town_cadre]
+scales:
+  quality4:
+    label: 评价
+    choices:
+      - {key: good, label: 好, value: 100}
+      - {key: fairly_good, label: 较好, value: 80}
+      - {key: average, label: 一般, value: 60}
+      - {key: poor, label: 较差, value: 30}
+  hundred:
+    label: 百分
+    range: {min: 0, max: 100, step: 1}
+satisfied: [good, fairly_good]
+satisfaction_item: verdict
+dimensions:
+  - {key: overall, label: 总体, weight: 1}
+items:
+  - {key: verdict, label: 总体评价, scale: quality4, dimension: overall}
+  - {key: score, label: 打分, scale: hundred, dimension: overall}
+"""
+SETUP = r"""
+import json, sys
+from sqlalchemy import select
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Organisation, Person
+from survey_app.services import campaigns, posters, tokens
+from survey_app.services.campaigns import SubjectSpec
+
+app = create_app()
+with app.app_context():
+    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    cadres = db.session.scalars(select(Person).where(Person.category == "cadre")
+                                .order_by(Person.person_key)).all()[:3]
+    org = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()[-1]
+    campaign = campaigns.create_campaign("phone-corners", "手机角落测评", 2026, actor="test")
+    campaigns.add_sheet(campaign, "phone-single", "单页测评", "phone_corners_single", "masses",
+                        [SubjectSpec(org.code, org.name, org_id=org.id)], org_id=org.id)
+    campaigns.add_sheet(campaign, "phone-grid", "网格测评", "phone_corners_grid", "town_cadre",
+                        [SubjectSpec(p.person_key, f"{p.name}（{p.role}）", person_id=p.id) for p in cadres])
+    db.session.flush()
+    campaigns.open_campaign(campaign, actor="test")
+    sheet = lambda key: db.session.scalar(select(BallotSheet).where(BallotSheet.key == key))
+    out = {key: [f"{base}/t/{tokens.display(c)}" for c in tokens.issue_tokens(sheet(key), 6).codes]
+           for key in ("phone-single", "phone-grid")}
+    out["poster"] = posters.poster_url(posters.create_poster(sheet("phone-single")))
+    db.session.commit()
+    json.dump(out, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def probe(live_site) -> dict:
+    folder = live_site.folder / "definitions"
+    folder.mkdir(exist_ok=True)
+    (folder / "phone_corners_single.yaml").write_text(SINGLE, encoding="utf-8")
+    (folder / "phone_corners_grid.yaml").write_text(GRID, encoding="utf-8")
+    done = subprocess.run([BIN / "python", "-c", SETUP], env=live_site.env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def answers(page) -> dict[str, str]:
+    """What the form would send now, item by item (subject prefix dropped on the single sheet)."""
+    return page.evaluate("""() => Object.fromEntries([...new FormData(document.getElementById('ballot'))]
+        .filter(([k]) => k.includes('__')).map(([k, v]) => [k, v]))""")
+
+
+def stored(page) -> str:
+    return page.evaluate("JSON.stringify(Object.assign({}, localStorage)) + JSON.stringify(Object.assign({}, sessionStorage))")
+
+
+def fill_single(page) -> None:
+    page.locator("input[value=basically]").check()
+    page.locator("input[name$='__half'][value='7.5']").check()
+    page.locator("input[name$='__pct']").fill("85")
+    page.locator("input[name$='__extra']").fill("42")
+    page.locator("input[name$='__extra']").blur()
+
+
+def test_number_boxes_survive_a_lost_connection_and_a_reload(live_site, phone, probe):
+    """A villager types 85 into a 0–100 number box (and a cadre a score per row of a grid), taps
+    submit on a dead signal, and scans the slip again once the signal is back: the 满意 button and
+    the 7.5 half-point button are still ticked, but every number box is empty again, and the sheet
+    comes back with 请选择一项 under it. ballot.js keeps radios only."""
+    url = probe["phone-single"][0]
+    phone.goto(url)
+    fill_single(phone)
+    given = answers(phone)
+    assert sorted(v for k, v in given.items()) == sorted(["basically", "7.5", "85", "42"])
+
+    phone.context.set_offline(True)
+    phone.locator("button[type=submit]").click(no_wait_after=True)
+    phone.wait_for_timeout(1500)
+    assert phone.url.startswith("chrome-error://")  # the browser's own 'no internet' page, not ours
+    phone.context.set_offline(False)
+    phone.goto(url)  # Back leads out of the ballot (the error page took its place): the voter scans again
+    kept = answers(phone)
+    assert kept == given, f"after the lost connection the sheet sends {kept}, the voter had given {given}"
+
+    grid = probe["phone-grid"][0]
+    phone.goto(grid)
+    rows = phone.locator("fieldset.grid").first.locator("tbody tr")
+    for i in range(rows.count()):
+        rows.nth(i).locator("input[type=radio]").nth(1).check()
+    boxes = phone.locator("input[type=number]")
+    assert boxes.count() == 3
+    for i in range(boxes.count()):
+        boxes.nth(i).fill(str(70 + i))
+        boxes.nth(i).blur()
+    given = answers(phone)
+    phone.reload()
+    kept = answers(phone)
+    assert kept == given, f"after a reload the grid sends {kept}, the cadre had given {given}"
+    phone.locator("button[type=submit]").click()
+    phone.wait_for_load_state()
+    assert phone.locator("h1").inner_text() == DONE
+
+
+def test_a_poster_does_not_hand_one_residents_answers_to_the_next(live_site, phone, probe):
+    """The family's one phone: the grandmother scans the village poster, ticks 不满意 and 2 points,
+    and is called away without sending. Her grandson scans the same poster later and finds her
+    answers already ticked on his ballot — he sees how she voted, and may send them as his own.
+    ballot.js keys its saved answers by the poster's path alone, which every resident shares."""
+    poster = probe["poster"]
+    phone.goto(poster)
+    phone.locator("input[value=dissatisfied]").check()
+    phone.locator("input[name$='__half'][value='2']").check()
+    phone.close()
+
+    nxt = phone.context.new_page()
+    nxt.goto(poster)
+    ticked = [f"{r.get_attribute('name').split('__')[1]}={r.get_attribute('value')}"
+              for r in nxt.locator("input[type=radio]:checked").all()]
+    assert ticked == [], f"the next resident's fresh poster ballot opens with {ticked} already ticked"
+    assert "dissatisfied" not in stored(nxt), f"the phone's storage still holds: {stored(nxt)}"
+
+
+def test_a_voter_whose_confirmation_was_lost_is_not_told_the_code_was_used(live_site, phone, probe):
+    """On a weak signal the ballot reaches the server and is stored, but the reply never comes back
+    (or the voter gives up waiting). The voter scans the slip again and is told 该测评码已经使用过 …
+    如果您没有用它投过票，请告知发放测评票的工作人员 — as if someone else had used the code — and
+    the answers stay in the phone's storage under the plain code for the next user of the phone.
+    The phone knew: it kept the answers, but not the form's idempotency nonce."""
+    url = probe["phone-single"][1]
+    phone.goto(url)
+    fill_single(phone)
+    server_said = []
+
+    def reply_lost(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        request = route.request
+        headers = {k: v for k, v in request.all_headers().items() if not k.startswith(":")}
+        sent = urllib.request.Request(request.url, data=request.post_data_buffer, headers=headers, method="POST")
+        with urllib.request.urlopen(sent, timeout=20) as response:  # reaches the server, outside the browser
+            server_said.append(response.read().decode())
+        route.abort("internetdisconnected")  # ... and its reply (with its cookie) is lost on the way back
+
+    phone.route("**/t/*", reply_lost)
+    phone.locator("button[type=submit]").click(no_wait_after=True)
+    phone.wait_for_timeout(1500)
+    phone.unroute("**/t/*")
+    assert len(server_said) == 1 and DONE in server_said[0]  # the ballot was stored and counted
+
+    phone.goto(url)  # the voter scans the slip again
+    heading = phone.locator("h1").inner_text()  # the used-code page, already asking, or the answer
+    assert heading != USED, f"the voter whose ballot was stored is told “{heading}”"
+    expect(phone.locator("h1")).to_have_text(RECORDED)
+    assert "basically" not in stored(phone), f"the phone still holds the cast answers: {stored(phone)}"
+
+
+def test_a_phone_whose_code_someone_else_used_asks_once_and_forgets_its_answers(live_site, phone, browser, probe):
+    """The other side of the resend: this phone filled in a slip and sent it into a dead signal
+    (nothing reached the server), and meanwhile the same code was used on another phone. Scanning
+    again, the phone asks once with its nonce, is told 该测评码已经使用过, and keeps nothing: the
+    answers can never be sent with this code. It must not ask in a loop."""
+    url = probe["phone-single"][2]
+    phone.goto(url)
+    fill_single(phone)
+    phone.context.set_offline(True)
+    phone.locator("button[type=submit]").click(no_wait_after=True)
+    phone.wait_for_timeout(1000)
+    phone.context.set_offline(False)
+
+    other = browser.new_context(viewport={"width": 360, "height": 640})
+    elsewhere = other.new_page()
+    elsewhere.goto(url)
+    fill_single(elsewhere)
+    elsewhere.locator("button[type=submit]").click()
+    elsewhere.wait_for_load_state()
+    assert elsewhere.locator("h1").inner_text() == DONE
+    other.close()
+
+    posts = []
+    phone.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    phone.goto(url)
+    expect(phone.locator("h1")).to_have_text(USED)
+    phone.wait_for_timeout(1500)  # room for a second ask, were there one
+    assert len(posts) == 1, f"the phone asked {len(posts)} times"  # once: it had kept the nonce
+    assert phone.locator("h1").inner_text() == USED
+    assert stored(phone) == "{}{}", f"the phone still holds: {stored(phone)}"
