@@ -74,10 +74,11 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
                 low, high = scale.bounds()
                 # 8.3 on a scale of half points is told the unit, not only the range it is inside
                 wording = texts["whole"] if scale.step == 1 else texts["step"] if scale.step else texts["number"]
-                attrs[name] = DecimalField(
-                    item.label, places=None,
-                    validators=check + [OnScale(low, high, scale.step,
-                                                wording.format(low=low, high=high, step=scale.step or 0))])
+                wording = wording.format(low=low, high=high, step=scale.step or 0)
+                if item.required and (questionnaire.layout == "grid" or not scale.points()):
+                    check = [InputRequired(message=wording)]  # an empty number box: nothing to choose from
+                attrs[name] = DecimalField(item.label, places=None,
+                                           validators=check + [OnScale(low, high, scale.step, wording)])
             else:
                 attrs[name] = RadioField(
                     item.label, choices=[SelectChoice(c.key, c.label) for c in scale.choices],

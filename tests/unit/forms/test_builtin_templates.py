@@ -1,6 +1,8 @@
 """The built-in templates: each validates and says what the seed articles say."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
@@ -94,6 +96,20 @@ def test_the_builder_makes_a_form_that_requires_every_item_and_checks_the_scale(
 
     forged = dict(answers, **{field_name("V01", "unity"): "delighted"})
     assert not form_class(MultiDict(forged)).validate()
+
+
+def test_an_empty_number_box_is_asked_for_a_number_and_an_unticked_row_of_points_to_choose():
+    """'请选择一项' under an empty number box told the voter to pick from choices there are none of.
+    A 1–10 scale is shown as ten buttons on a single sheet (a choice) and as a box in a grid row."""
+    q = load_builtin("village_satisfaction")
+    assert q.layout == "single" and q.scale("score10").points() is not None
+    answers = {field_name("V01", i.key): "satisfied" for i in q.items if not q.scale(i.scale).is_numeric}
+    form = build_form(q, ["V01"])(MultiDict(answers))
+    assert not form.validate() and form.errors == {"V01__overall_score": ["请选择一项"]}
+
+    gridded = dataclasses.replace(q, layout="grid")
+    form = build_form(gridded, ["V01"])(MultiDict(answers))
+    assert not form.validate() and form.errors == {"V01__overall_score": ["请填写 1 到 10 之间的整数"]}
 
 
 def test_a_grid_form_has_one_field_per_subject_and_item():

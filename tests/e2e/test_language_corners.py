@@ -1,0 +1,232 @@
+"""The voter pages in the voter's language: what a phone shows in Chinese (the default) and in English
+(``?lang=en``, the footer link), measured in Debian's chromium on the live site.
+
+Definition data (questionnaire titles, item and choice labels, village and cadre names, the
+campaign's name) is Chinese by nature and may stay Chinese on the English page, marked
+``lang="zh-CN"``; every string the interface adds is the voter's language, and is marked as it.
+The first three tests name problems a review found (English text marked as Chinese, Chinese
+labels marked as English); the last two hold what it found sound.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import BIN
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+HAN = re.compile(r"[\u4e00-\u9fff]")
+DONE_ZH = "提交成功，您的测评已计入。"
+DONE_EN = "Thank you. Your vote has been counted."
+
+# A county's own villager sheet (a choice item, a required number box, an optional number box) and
+# a cadre grid, in a campaign of their own on the live site.
+SINGLE = """\
+kind: questionnaire
+key: lang_corners_single
+version: 1
+title: 语言角落测评表
+source: test
+subject_kind: organisation
+layout: single
+rater_groups: [masses]
+scales:
+  sat3:
+    label: 满意度
+    choices:
+      - {key: satisfied, label: 满意, value: 100}
+      - {key: basically, label: 基本满意, value: 60}
+      - {key: dissatisfied, label: 不满意, value: 0}
+  hundred:
+    label: 百分
+    range: {min: 0, max: 100, step: 1}
+satisfied: [satisfied, basically]
+satisfaction_item: sat
+dimensions:
+  - {key: overall, label: 总体, weight: 1}
+items:
+  - {key: sat, label: 总体满意度, scale: sat3, dimension: overall}
+  - {key: pct, label: 百分打分, scale: hundred, dimension: overall}
+  - {key: extra, label: 可选打分, scale: hundred, dimension: overall, required: false}
+"""
+GRID = """\
+kind: questionnaire
+key: lang_corners_grid
+version: 1
+title: 语言角落网格
+source: test
+subject_kind: person
+layout: grid
+rater_groups: [town_cadre]
+scales:
+  quality4:
+    label: 评价
+    choices:
+      - {key: good, label: 好, value: 100}
+      - {key: fairly_good, label: 较好, value: 80}
+      - {key: average, label: 一般, value: 60}
+      - {key: poor, label: 较差, value: 30}
+satisfied: [good, fairly_good]
+satisfaction_item: verdict
+dimensions:
+  - {key: overall, label: 总体, weight: 1}
+items:
+  - {key: verdict, label: 总体评价, scale: quality4, dimension: overall}
+"""
+SETUP = r"""
+import json, sys
+from sqlalchemy import select
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Organisation, Person
+from survey_app.services import campaigns, posters, tokens
+from survey_app.services.campaigns import SubjectSpec
+
+app = create_app()
+with app.app_context():
+    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    cadres = db.session.scalars(select(Person).where(Person.category == "cadre")
+                                .order_by(Person.person_key)).all()[:2]
+    org = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()[-1]
+    campaign = campaigns.create_campaign("lang-corners", "语言角落测评", 2026, actor="test")
+    campaigns.add_sheet(campaign, "lang-single", "单页语言测评", "lang_corners_single", "masses",
+                        [SubjectSpec(org.code, org.name, org_id=org.id)], org_id=org.id)
+    campaigns.add_sheet(campaign, "lang-grid", "网格语言测评", "lang_corners_grid", "town_cadre",
+                        [SubjectSpec(p.person_key, f"{p.name}（{p.role}）", person_id=p.id) for p in cadres])
+    db.session.flush()
+    campaigns.open_campaign(campaign, actor="test")
+    sheet = lambda key: db.session.scalar(select(BallotSheet).where(BallotSheet.key == key))
+    out = {key: [f"{base}/t/{tokens.display(c)}" for c in tokens.issue_tokens(sheet(key), 6).codes]
+           for key in ("lang-single", "lang-grid")}
+    out["poster"] = posters.poster_url(posters.create_poster(sheet("lang-single")))
+    db.session.commit()
+    json.dump(out, sys.stdout)
+"""
+LANG_OF = "e => e.closest('[lang]').lang"
+
+
+@pytest.fixture(scope="module")
+def site(live_site) -> dict:
+    folder = live_site.folder / "definitions"
+    folder.mkdir(exist_ok=True)
+    (folder / "lang_corners_single.yaml").write_text(SINGLE, encoding="utf-8")
+    (folder / "lang_corners_grid.yaml").write_text(GRID, encoding="utf-8")
+    done = subprocess.run([BIN / "python", "-c", SETUP], env=live_site.env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def submit(page) -> None:
+    page.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+def fill_single(page) -> None:
+    page.locator("input[value=basically]").check()
+    page.locator("input[name$='__pct']").fill("85")
+
+
+def test_the_english_grid_marks_its_error_messages_as_english(live_site, phone, site):
+    """A cadre reading the grid in English sends it with a row left out. Next to each cadre's name
+    the page says 'Please choose one', but the message sits inside the grid's
+    <table lang="zh-CN"> (sheet.html puts the error <span> in the row's <th>): a screen reader
+    reads the English words with Chinese rules, and a browser may pick a Chinese font for them.
+    Only the definition's text (names, choice labels) is Chinese; the message is the interface's."""
+    phone.goto(site["lang-grid"][0] + "?lang=en")
+    submit(phone)
+    errors = phone.locator("fieldset.grid span.err")
+    assert errors.count() == 2
+    seen = [(e.inner_text(), e.evaluate(LANG_OF)) for e in errors.all()]
+    assert all(text == "Please choose one" for text, _lang in seen), seen
+    assert all(lang == "en" for _text, lang in seen), f"the grid's English error messages are marked: {seen}"
+
+
+def test_the_english_ballot_marks_optional_as_english(live_site, phone, site):
+    """On the English ballot an item the voter may skip is headed '3. 可选打分 (optional)': the
+    item's label is the definition's Chinese, but '(optional)' is the interface's English, and it
+    is inside the item's <legend lang="zh-CN">, so it is read and shaped as Chinese."""
+    phone.goto(site["lang-single"][0] + "?lang=en")
+    optional = phone.locator("fieldset.q legend small")
+    assert optional.count() == 1 and optional.inner_text() == "(optional)"
+    assert optional.evaluate(LANG_OF) == "en", f"“(optional)” is marked {optional.evaluate(LANG_OF)}"
+
+
+def test_the_english_error_summary_marks_the_item_labels_as_chinese(live_site, phone, site):
+    """Sent with answers missing, the English ballot lists at its top what is left: the links read
+    '总体满意度：Please choose one', '百分打分：Please give a whole number from 0 to 100'. The
+    item labels are the questionnaire's Chinese, but the list gives them no lang="zh-CN" (the
+    legends and choices below do have it), so a screen reader reads 总体满意度 with English rules —
+    the same problem the legends once had."""
+    phone.goto(site["lang-single"][1] + "?lang=en")
+    submit(phone)
+    summary = phone.locator("div.err.top")
+    assert "Some answers are missing" in summary.inner_text()
+    chinese = summary.evaluate("""s => {
+        const walk = document.createTreeWalker(s, NodeFilter.SHOW_TEXT), found = [];
+        for (let n = walk.nextNode(); n; n = walk.nextNode())
+            if (/[\\u4e00-\\u9fff]/.test(n.data)) found.push([n.data.trim(), n.parentElement.closest('[lang]').lang]);
+        return found; }""")
+    assert len(chinese) == 2, chinese  # 总体满意度 and 百分打分
+    assert all(lang == "zh-CN" for _text, lang in chinese), f"Chinese labels in the English summary: {chinese}"
+    assert "：" not in summary.inner_text() and ": Please give a whole number from 0 to 100" in summary.inner_text()
+
+
+@pytest.mark.parametrize("where", ["code", "poster"])
+def test_the_language_link_on_the_confirmation_says_in_english_that_the_vote_counted(live_site, phone, site, where):
+    """A villager votes in Chinese and sees 提交成功，您的测评已计入。 Her grandson, who reads
+    English, taps the 'English' link to read it. Both pages he gets are the ones a phone that voted
+    gets whenever it opens the page again (a rescan days later): from a slip's code, 'Your vote was
+    already recorded — We received your vote the first time you sent it' (true, and what a rescan
+    needs to hear); from a poster, that this phone has voted with it — the phone is all a poster
+    knows, and the next resident on the family phone must not be told a vote he never gave was
+    counted. What must hold is that each is wholly English and none claims the code was used."""
+    phone.goto(site["poster"] if where == "poster" else site["lang-single"][2])
+    fill_single(phone)
+    submit(phone)
+    assert phone.locator("h1").inner_text() == DONE_ZH
+    with phone.expect_response(lambda r: "lang=en" in r.url) as reply:
+        phone.locator("footer a").click()
+    phone.wait_for_load_state()
+    heading = phone.locator("h1").inner_text()
+    expected = (200, "Your vote was already recorded") if where == "code" else (409, "You have already voted from this phone")
+    assert (reply.value.status, heading) == expected, (
+        f"after the English link the voter sees “{heading}” ({reply.value.status})")
+    assert not HAN.search(phone.locator("main").inner_text())
+
+
+def test_baseline_the_chosen_language_sticks_through_errors_and_the_confirmation(live_site, phone, site):
+    """Found sound. A voter taps 'English' on a Chinese ballot, sends it with a number
+    out of range and an item left out, corrects it, and sends it again: the page with the errors
+    and the confirmation stay English, with English messages next to the items (missing answer,
+    out of range, off-step); the Chinese page shows them in Chinese."""
+    phone.goto(site["lang-single"][3])
+    assert phone.evaluate("document.documentElement.lang") == "zh-CN"
+    phone.locator("footer a").click()
+    phone.wait_for_load_state()
+    assert phone.evaluate("document.documentElement.lang") == "en"
+    phone.locator("input[name$='__pct']").fill("101")
+    phone.locator("input[name$='__extra']").fill("7.5")
+    submit(phone)
+    assert phone.evaluate("document.documentElement.lang") == "en"
+    messages = [e.inner_text() for e in phone.locator("p.err").all()]
+    assert messages == ["Please choose one", "Please give a whole number from 0 to 100",
+                        "Please give a whole number from 0 to 100"], messages
+    assert not HAN.search(phone.locator("button[type=submit]").inner_text() + phone.title().split(" - ")[0])
+    fill_single(phone)
+    phone.locator("input[name$='__extra']").fill("")
+    submit(phone)
+    assert phone.evaluate("document.documentElement.lang") == "en"
+    assert phone.locator("h1").inner_text() == DONE_EN
+    assert not HAN.search(phone.locator("main").inner_text())
+
+    phone.goto(site["lang-single"][4] + "?lang=zh")
+    phone.locator("input[name$='__pct']").fill("101")
+    submit(phone)
+    messages = [e.inner_text() for e in phone.locator("p.err").all()]
+    assert messages == ["请选择一项", "请填写 0 到 100 之间的整数"], messages
