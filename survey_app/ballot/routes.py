@@ -22,6 +22,9 @@ REFUSALS = {"unknown": 404, "void": 410, "not_open": 403, "closed": 403, "used":
 
 
 def message(kind: str, status: int, **context: object) -> tuple[str, int]:
+    """A refusal or error page. A resident who scanned a poster has no slip and no code to type:
+    the page must not tell them to check or keep one."""
+    context.setdefault("poster", request.endpoint == "ballot.poster")
     return render_template("ballot/message.html", kind=kind, **context), status
 
 

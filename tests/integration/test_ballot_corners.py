@@ -4,12 +4,14 @@ sent twice or with a field twice; sNaN, Infinity and 7.5 on a scale of whole poi
 full width; a taken-down poster that spoke of a code."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from survey_app.extensions import db
-from survey_app.models import Ballot, Campaign, Poster, Token
+from survey_app.models import Ballot, BallotSheet, Campaign, Poster, Token
 from survey_app.services import campaigns, posters, tokens
 from survey_app.services.sheets import sheet_definition
 from tests.conftest import Voter, make_staff
@@ -213,3 +215,29 @@ def test_a_taken_down_poster_does_not_tell_a_resident_their_code_was_withdrawn(a
     response = Voter(app).client.get(f"/p/{slug}")
     assert response.status_code == 410
     assert "测评码" not in message_of(response) and "测评票" not in message_of(response), message_of(response)
+
+
+@pytest.mark.parametrize("case", ["unknown", "not_open", "wrong_type", "english"])
+def test_a_resident_at_a_poster_is_never_sent_to_a_slip_or_a_code(app, poster, case):
+    """A poster has no slip and no code. Its unknown page said 请核对测评票上的测评码 and offered
+    手动输入测评码; before voting opened, 请保管好测评票; a refused submission, 请重新扫描测评票."""
+    slug, poster_id, answers = poster
+    phone = Voter(app)
+    if case in ("unknown", "english"):
+        response = phone.client.get(f"/p/{slug}x" + ("?lang=en" if case == "english" else ""))
+        expected = (404, "没有找到这张海报" if case == "unknown" else "This poster was not found")
+    elif case == "not_open":
+        sheet = db.session.get(BallotSheet, db.session.get(Poster, poster_id).sheet_id)
+        db.session.get(Campaign, sheet.campaign_id).status = "draft"
+        db.session.commit()
+        response = phone.client.get(f"/p/{slug}")
+        expected = (403, "测评尚未开始")
+    else:
+        form = poster_form(phone, slug, answers)
+        response = phone.client.post(f"/p/{slug}", data=json.dumps(form), content_type="application/json")
+        expected = (415, "请重新扫描海报")
+    said = message_of(response)
+    assert response.status_code == expected[0] and expected[1] in said, said
+    for slip_words in ("测评码", "测评票", "slip", "code"):
+        assert slip_words not in said, said
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
