@@ -1,6 +1,9 @@
 """The ``pingyi`` command: one click group per topic, composed on Flask's CLI."""
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 from flask.cli import FlaskGroup
 from sqlalchemy.engine import make_url
@@ -64,6 +67,9 @@ class _Pingyi(FlaskGroup):
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
             raise click.ClickException(f"数据库 {url} 无法使用（{detail}）。若是打不开：SQLite 的文件夹要存在且可写，"
                                        "PostgreSQL 的服务器要在运行、数据库要先建好（createdb）") from None
+        except BrokenPipeError:  # the reader went away (pingyi turnout … | head): stop quietly, as Unix tools do
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (nothing left to flush into the closed pipe at exit)
+            raise SystemExit(1) from None
         except OSError as exc:
             if exc.errno is None:
                 raise

@@ -106,6 +106,11 @@ def issue_tokens_command(campaign: str, sheet_key: str, count: int, out: Path, c
 
     if codes_csv is not None and codes_csv.resolve() == out.resolve():
         raise click.UsageError("--codes 不能与 --out 是同一个文件：测评码 CSV 会覆盖测评票 PDF")
+    # checked before a code is issued: a batch whose slips went to the wrong file is a batch to void
+    if out.suffix.lower() != ".pdf":
+        raise click.UsageError(f"--out 应是测评票 PDF 文件（以 .pdf 结尾），而不是“{out.name}”")
+    if codes_csv is not None and codes_csv.suffix.lower() != ".csv":
+        raise click.UsageError(f"--codes 应是 CSV 文件（以 .csv 结尾），而不是“{codes_csv.name}”")
     c = _campaign(campaign)
     sheet = db.session.scalar(select(BallotSheet).where(BallotSheet.campaign_id == c.id,
                                                         BallotSheet.key == sheet_key))

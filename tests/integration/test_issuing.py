@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import os
 import re
 import stat
 import subprocess
@@ -80,6 +81,31 @@ def test_a_batch_the_database_refuses_leaves_no_slips_behind(app, pingyi, tmp_pa
                "--codes", str(tmp_path / "c.csv"))
     assert stored() == (0, 0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["instance"]
+
+
+@pytest.mark.parametrize("out, codes, named", [("slips.txt", None, "slips.txt"), ("slips", None, "slips"),
+                                               ("slips.pdf", "codes.xlsx", "codes.xlsx")])
+def test_slips_or_codes_asked_for_in_another_format_issue_nothing(app, pingyi, tmp_path, out, codes, named):
+    """--out slips.txt wrote a PDF under a name no viewer opens it by, after issuing the batch: the
+    organiser who then reads the message has 5 live codes in a file they will not print."""
+    open_campaign()
+    args = ["--out", str(tmp_path / out)] + (["--codes", str(tmp_path / codes)] if codes else [])
+    refused = pingyi("issue-tokens", "t2026", "--sheet", "T1V1-masses", "--count", "5", *args)
+    assert refused.exit_code == 2 and f"“{named}”" in refused.output, refused.output
+    assert stored() == (0, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["instance"]
+
+
+def test_a_reader_that_stops_early_is_not_an_error(app):
+    """`pingyi turnout t2026 | head` printed 错误：Broken pipe once head had read enough."""
+    open_campaign()
+    db.session.commit()
+    from tests.e2e.conftest import BIN
+
+    piped = subprocess.run(f"{BIN / 'pingyi'} turnout t2026 | true", shell=True, capture_output=True,
+                           text=True, timeout=60,
+                           env={**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]})
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
 
 
 def test_a_full_disk_on_the_admin_desk_issues_nothing_and_says_so(app, instance, monkeypatch):
