@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -31,6 +32,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_CUSTOM_CAMPAIGN = r"""
+import json, sys
+from sqlalchemy import select
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.models import BallotSheet, Organisation, Person
+from survey_app.services import campaigns, posters, tokens
+from survey_app.services.campaigns import SubjectSpec
+
+slug, single, grid, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+app = create_app()
+with app.app_context():
+    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    cadres = db.session.scalars(select(Person).where(Person.category == "cadre")
+                                .order_by(Person.person_key)).all()[:count]
+    org = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()[-1]
+    campaign = campaigns.create_campaign(slug, f"{slug} 测评", 2026, actor="test")
+    campaigns.add_sheet(campaign, f"{slug}-single", "单页测评", single, "masses",
+                        [SubjectSpec(org.code, org.name, org_id=org.id)], org_id=org.id)
+    campaigns.add_sheet(campaign, f"{slug}-grid", "网格测评", grid, "town_cadre",
+                        [SubjectSpec(p.person_key, f"{p.name}（{p.role}）", person_id=p.id) for p in cadres])
+    db.session.flush()
+    campaigns.open_campaign(campaign, actor="test")
+    sheet = lambda key: db.session.scalar(select(BallotSheet).where(BallotSheet.key == key))
+    out = {kind: [f"{base}/t/{tokens.display(c)}" for c in tokens.issue_tokens(sheet(f"{slug}-{kind}"), 6).codes]
+           for kind in ("single", "grid")}
+    out["poster"] = posters.poster_url(posters.create_poster(sheet(f"{slug}-single")))
+    db.session.commit()
+    json.dump(out, sys.stdout)
+"""
+
+
 @dataclass
 class LiveSite:
     url: str
@@ -43,6 +76,21 @@ class LiveSite:
                               timeout=180)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
+
+    def custom_campaign(self, slug: str, definitions: dict[str, str], *, cadres: int) -> dict[str, list[str] | str]:
+        """A campaign of its own beside the demo one, on a county's own definitions (key → YAML): a
+        single sheet ``<slug>-single`` on the first definition for the last village, a grid
+        ``<slug>-grid`` on the second for ``cadres`` cadres. Six code URLs of each, and a poster URL
+        of the single sheet."""
+        folder = self.folder / "definitions"
+        folder.mkdir(exist_ok=True)
+        for key, text in definitions.items():
+            (folder / f"{key}.yaml").write_text(text, encoding="utf-8")
+        single, grid = definitions
+        done = subprocess.run([BIN / "python", "-c", _CUSTOM_CAMPAIGN, slug, single, grid, str(cadres)], env=self.env,
+                              cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
 
     def codes(self, sheet: str, count: int) -> list[str]:
         out = self.folder / f"{sheet}-{time.monotonic_ns()}"

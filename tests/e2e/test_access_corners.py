@@ -3,8 +3,8 @@
 Measured in Debian's chromium at 360×640 and 320×568 in WeChat's user agent. "200% zoom" here is
 Chromium's device zoom, emulated as it happens on the phone: the same screen with half as many CSS
 pixels (a 160×284 viewport at device scale 4 for a 320 px phone), so every length (px included)
-doubles, as Android's display-size and WeChat's font setting do. Each test names one problem found
-on the current pages; what was measured and found fine is in the review report, not here.
+doubles, as Android's display-size and WeChat's font setting do. Each test names one problem a
+review found on the pages, since fixed; what it measured and found fine is in the issue's notes.
 """
 from __future__ import annotations
 

@@ -9,17 +9,12 @@ labels marked as English); the last two hold what it found sound.
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parents[2]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 DONE_ZH = "提交成功，您的测评已计入。"
 DONE_EN = "Thank you. Your vote has been counted."
@@ -78,48 +73,12 @@ dimensions:
 items:
   - {key: verdict, label: 总体评价, scale: quality4, dimension: overall}
 """
-SETUP = r"""
-import json, sys
-from sqlalchemy import select
-from survey_app import create_app
-from survey_app.extensions import db
-from survey_app.models import BallotSheet, Organisation, Person
-from survey_app.services import campaigns, posters, tokens
-from survey_app.services.campaigns import SubjectSpec
-
-app = create_app()
-with app.app_context():
-    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
-    cadres = db.session.scalars(select(Person).where(Person.category == "cadre")
-                                .order_by(Person.person_key)).all()[:2]
-    org = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()[-1]
-    campaign = campaigns.create_campaign("lang-corners", "语言角落测评", 2026, actor="test")
-    campaigns.add_sheet(campaign, "lang-single", "单页语言测评", "lang_corners_single", "masses",
-                        [SubjectSpec(org.code, org.name, org_id=org.id)], org_id=org.id)
-    campaigns.add_sheet(campaign, "lang-grid", "网格语言测评", "lang_corners_grid", "town_cadre",
-                        [SubjectSpec(p.person_key, f"{p.name}（{p.role}）", person_id=p.id) for p in cadres])
-    db.session.flush()
-    campaigns.open_campaign(campaign, actor="test")
-    sheet = lambda key: db.session.scalar(select(BallotSheet).where(BallotSheet.key == key))
-    out = {key: [f"{base}/t/{tokens.display(c)}" for c in tokens.issue_tokens(sheet(key), 6).codes]
-           for key in ("lang-single", "lang-grid")}
-    out["poster"] = posters.poster_url(posters.create_poster(sheet("lang-single")))
-    db.session.commit()
-    json.dump(out, sys.stdout)
-"""
 LANG_OF = "e => e.closest('[lang]').lang"
 
 
 @pytest.fixture(scope="module")
 def site(live_site) -> dict:
-    folder = live_site.folder / "definitions"
-    folder.mkdir(exist_ok=True)
-    (folder / "lang_corners_single.yaml").write_text(SINGLE, encoding="utf-8")
-    (folder / "lang_corners_grid.yaml").write_text(GRID, encoding="utf-8")
-    done = subprocess.run([BIN / "python", "-c", SETUP], env=live_site.env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return live_site.custom_campaign("lang-corners", {"lang_corners_single": SINGLE, "lang_corners_grid": GRID}, cadres=2)
 
 
 def submit(page) -> None:
@@ -138,7 +97,7 @@ def test_the_english_grid_marks_its_error_messages_as_english(live_site, phone, 
     <table lang="zh-CN"> (sheet.html puts the error <span> in the row's <th>): a screen reader
     reads the English words with Chinese rules, and a browser may pick a Chinese font for them.
     Only the definition's text (names, choice labels) is Chinese; the message is the interface's."""
-    phone.goto(site["lang-grid"][0] + "?lang=en")
+    phone.goto(site["grid"][0] + "?lang=en")
     submit(phone)
     errors = phone.locator("fieldset.grid span.err")
     assert errors.count() == 2
@@ -151,7 +110,7 @@ def test_the_english_ballot_marks_optional_as_english(live_site, phone, site):
     """On the English ballot an item the voter may skip is headed '3. 可选打分 (optional)': the
     item's label is the definition's Chinese, but '(optional)' is the interface's English, and it
     is inside the item's <legend lang="zh-CN">, so it is read and shaped as Chinese."""
-    phone.goto(site["lang-single"][0] + "?lang=en")
+    phone.goto(site["single"][0] + "?lang=en")
     optional = phone.locator("fieldset.q legend small")
     assert optional.count() == 1 and optional.inner_text() == "(optional)"
     assert optional.evaluate(LANG_OF) == "en", f"“(optional)” is marked {optional.evaluate(LANG_OF)}"
@@ -163,7 +122,7 @@ def test_the_english_error_summary_marks_the_item_labels_as_chinese(live_site, p
     item labels are the questionnaire's Chinese, but the list gives them no lang="zh-CN" (the
     legends and choices below do have it), so a screen reader reads 总体满意度 with English rules —
     the same problem the legends once had."""
-    phone.goto(site["lang-single"][1] + "?lang=en")
+    phone.goto(site["single"][1] + "?lang=en")
     submit(phone)
     summary = phone.locator("div.err.top")
     assert "Some answers are missing" in summary.inner_text()
@@ -186,7 +145,7 @@ def test_the_language_link_on_the_confirmation_says_in_english_that_the_vote_cou
     needs to hear); from a poster, that this phone has voted with it — the phone is all a poster
     knows, and the next resident on the family phone must not be told a vote he never gave was
     counted. What must hold is that each is wholly English and none claims the code was used."""
-    phone.goto(site["poster"] if where == "poster" else site["lang-single"][2])
+    phone.goto(site["poster"] if where == "poster" else site["single"][2])
     fill_single(phone)
     submit(phone)
     assert phone.locator("h1").inner_text() == DONE_ZH
@@ -205,7 +164,7 @@ def test_baseline_the_chosen_language_sticks_through_errors_and_the_confirmation
     out of range and an item left out, corrects it, and sends it again: the page with the errors
     and the confirmation stay English, with English messages next to the items (missing answer,
     out of range, off-step); the Chinese page shows them in Chinese."""
-    phone.goto(site["lang-single"][3])
+    phone.goto(site["single"][3])
     assert phone.evaluate("document.documentElement.lang") == "zh-CN"
     phone.locator("footer a").click()
     phone.wait_for_load_state()
@@ -225,7 +184,7 @@ def test_baseline_the_chosen_language_sticks_through_errors_and_the_confirmation
     assert phone.locator("h1").inner_text() == DONE_EN
     assert not HAN.search(phone.locator("main").inner_text())
 
-    phone.goto(site["lang-single"][4] + "?lang=zh")
+    phone.goto(site["single"][4] + "?lang=zh")
     phone.locator("input[name$='__pct']").fill("101")
     submit(phone)
     messages = [e.inner_text() for e in phone.locator("p.err").all()]
