@@ -180,3 +180,31 @@ def test_a_neighbour_refused_by_the_poster_limit_keeps_their_answers(live_site, 
         heading, kept, ticked = refused
         assert kept == ticked, (f"after {accepted} neighbours voted from the same address the next is told "
                                 f"“{heading}” and keeps {kept} of {ticked} answers")
+
+
+# What WeChat's own browser (XWEB, Chromium 78 on many phones, as its user agent says) drops: a rule
+# whose selector it does not know is dropped whole, and a property it does not know is ignored.
+NEWER_THAN_CHROMIUM_78 = {"gap": "flex gap (Chromium 84)", "row-gap": "flex gap (Chromium 84)",
+                          "column-gap": "flex gap (Chromium 84)", "aspect-ratio": "aspect-ratio (Chromium 88)",
+                          "inset": "inset (Chromium 87)"}
+
+
+def test_the_voter_stylesheet_lays_out_with_what_wechats_chromium_78_knows(live_site, phone):
+    """The half-point buttons were spaced by flex gap, which Chromium 78 ignores: on WeChat's browser
+    0, 0.5, 1 … stood edge to edge, 48 px targets with nothing between them for an old thumb; the
+    focus ring was only under :focus-visible (Chromium 86), a rule Chromium 78 drops whole."""
+    css = (ROOT / "survey_app" / "static" / "voter.css").read_text(encoding="utf-8")
+    rules = re.findall(r"([^{}]+)\{([^{}]*)\}", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
+    used = {prop.strip(): selector.strip() for selector, body in rules for prop, _sep, _v in
+            (d.partition(":") for d in body.split(";") if ":" in d)}
+    assert not set(used) & set(NEWER_THAN_CHROMIUM_78), {p: used[p] for p in set(used) & set(NEWER_THAN_CHROMIUM_78)}
+    newer_selectors = [s for s, _b in rules if re.search(r":(is|where|has)\(", s)
+                       or (":focus-visible" in s and ":not(:focus-visible)" not in s)]
+    assert newer_selectors == [], newer_selectors
+
+    phone.goto(live_site.codes("D01T03V03-masses", 1)[0])  # its last item: 1–10, a button each
+    boxes = phone.locator(".num span").evaluate_all(
+        "spans => spans.map(s => { const r = s.getBoundingClientRect(); return [r.left, r.right, r.top]; })")
+    assert len(boxes) == 10
+    apart = [b[0] - a[1] for a, b in zip(boxes, boxes[1:]) if a[2] == b[2]]  # neighbours on one line
+    assert apart and min(apart) >= 8, apart
