@@ -55,7 +55,13 @@
   }
   form.addEventListener("change", remember);
   form.addEventListener("input", remember);
-  form.addEventListener("submit", function () {
+  // A second tap while the first is on its way would send the ballot again, and the answer shown
+  // would be the second's: "already recorded" to a voter who voted once. The first is let through.
+  var sending = 0;
+  form.addEventListener("submit", function (ev) {
+    if (sending && new Date().getTime() - sending < 15000) { ev.preventDefault(); return; }
+    sending = new Date().getTime();
     if (!poster && form.elements.nonce) { saved.nonce = form.elements.nonce.value; keep(); }
   });
+  window.addEventListener("pageshow", function () { sending = 0; });  // Back to this page: send again
 }());

@@ -226,3 +226,23 @@ def test_a_phone_whose_code_someone_else_used_asks_once_and_forgets_its_answers(
     assert len(posts) == 1, f"the phone asked {len(posts)} times"  # once: it had kept the nonce
     assert phone.locator("h1").inner_text() == USED
     assert stored(phone) == "{}{}", f"the phone still holds: {stored(phone)}"
+
+
+def test_a_double_tap_on_submit_is_told_the_vote_counted(live_site, phone, probe):
+    """An elderly villager taps 提交 twice, the second before the first answer arrives. The browser
+    sends the form twice (the same nonce: it counts once) and shows the answer to the second, so
+    the villager read 您的测评已经记录 (already recorded) instead of 提交成功 — as if a vote had
+    been sent before."""
+    phone.goto(probe["single"][3])
+    fill_single(phone)
+    posts = []
+    phone.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    signal = phone.context.new_cdp_session(phone)  # a weak signal: a second for each round trip
+    signal.send("Network.emulateNetworkConditions", {"offline": False, "latency": 1000,
+                                                     "downloadThroughput": -1, "uploadThroughput": -1})
+    phone.evaluate("""() => { const b = document.querySelector('button[type=submit]');
+                              b.click(); setTimeout(() => b.click(), 300); }""")
+    phone.wait_for_timeout(4000)
+    phone.wait_for_load_state()
+    assert phone.locator("h1").inner_text() == DONE, f"after a double tap the villager reads “{phone.locator('h1').inner_text()}”"
+    assert len(posts) == 1, f"the form was sent {len(posts)} times"
