@@ -9,7 +9,7 @@ from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from survey_app import security
+from survey_app import assets, security
 from survey_app.config import Config, sqlite_synchronous
 from survey_app.extensions import (
     babel, compress, csrf, db, limiter, login_manager, migrate, select_locale,
@@ -75,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ballot_bp)
     app.register_blueprint(admin_bp)
     app.after_request(_remember_language)
+    assets.init_app(app)
     app.context_processor(_language)
     from forms.rater_groups import label as group_label
     app.add_template_filter(group_label, "group")

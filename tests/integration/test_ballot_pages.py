@@ -97,3 +97,25 @@ def test_voter_pages_never_touch_staff_login_state(app, voter):
     mark = set_cookies[0]
     assert re.match(r"v[0-9a-f]{24}=1; ", mark) and "Path=/t;" in mark and "HttpOnly" in mark
     assert not any(spelling in mark.upper() for spelling in (code, code.replace("-", ""))), mark
+
+
+def test_the_ballots_stylesheet_and_script_are_fetched_once_and_never_stale(app, voter):
+    """With an hour's max-age a phone on a weak signal asked every hour whether voter.css had
+    changed before it could draw the ballot, and after an upgrade it could run an hour of the old
+    ballot.js against the new pages. Each asset's URL now carries a hash of its bytes."""
+    import hashlib
+
+    _, sheets = open_campaign()
+    code = tokens.display(tokens.issue_tokens(sheets["V1"], 1).codes[0])
+    page = voter.open(code).get_data(as_text=True)
+    assets = re.findall(r'(?:href|src)="(/static/([^"?]+)\?v=([0-9a-f]+))"', page)
+    assert sorted(name for _url, name, _v in assets) == ["ballot.js", "voter.css"], assets
+    static = Path(app.static_folder)
+    for url, name, version in assets:
+        assert hashlib.sha256((static / name).read_bytes()).hexdigest().startswith(version) and len(version) >= 10
+        with voter.client.get(url) as kept:
+            assert kept.status_code == 200
+            assert kept.cache_control.max_age == 365 * 86400 and kept.cache_control.immutable, kept.headers
+        for stale in (f"/static/{name}", f"/static/{name}?v=0123456789ab"):  # an old page's link, or none
+            with voter.client.get(stale) as short:
+                assert short.status_code == 200 and short.cache_control.max_age == 3600, (stale, short.headers)
