@@ -13,82 +13,24 @@ import re
 
 import pytest
 
+from tests.e2e.corners import DEFINITIONS, fill_single
 
 pytestmark = pytest.mark.browser
 HAN = re.compile(r"[\u4e00-\u9fff]")
 DONE_ZH = "提交成功，您的测评已计入。"
 DONE_EN = "Thank you. Your vote has been counted."
-
-# A county's own villager sheet (a choice item, a required number box, an optional number box) and
-# a cadre grid, in a campaign of their own on the live site.
-SINGLE = """\
-kind: questionnaire
-key: lang_corners_single
-version: 1
-title: 语言角落测评表
-source: test
-subject_kind: organisation
-layout: single
-rater_groups: [masses]
-scales:
-  sat3:
-    label: 满意度
-    choices:
-      - {key: satisfied, label: 满意, value: 100}
-      - {key: basically, label: 基本满意, value: 60}
-      - {key: dissatisfied, label: 不满意, value: 0}
-  hundred:
-    label: 百分
-    range: {min: 0, max: 100, step: 1}
-satisfied: [satisfied, basically]
-satisfaction_item: sat
-dimensions:
-  - {key: overall, label: 总体, weight: 1}
-items:
-  - {key: sat, label: 总体满意度, scale: sat3, dimension: overall}
-  - {key: pct, label: 百分打分, scale: hundred, dimension: overall}
-  - {key: extra, label: 可选打分, scale: hundred, dimension: overall, required: false}
-"""
-GRID = """\
-kind: questionnaire
-key: lang_corners_grid
-version: 1
-title: 语言角落网格
-source: test
-subject_kind: person
-layout: grid
-rater_groups: [town_cadre]
-scales:
-  quality4:
-    label: 评价
-    choices:
-      - {key: good, label: 好, value: 100}
-      - {key: fairly_good, label: 较好, value: 80}
-      - {key: average, label: 一般, value: 60}
-      - {key: poor, label: 较差, value: 30}
-satisfied: [good, fairly_good]
-satisfaction_item: verdict
-dimensions:
-  - {key: overall, label: 总体, weight: 1}
-items:
-  - {key: verdict, label: 总体评价, scale: quality4, dimension: overall}
-"""
+CHOOSE, WHOLE = "Please choose one", "Please give a whole number from 0 to 100"
 LANG_OF = "e => e.closest('[lang]').lang"
 
 
 @pytest.fixture(scope="module")
 def site(live_site) -> dict:
-    return live_site.custom_campaign("lang-corners", {"lang_corners_single": SINGLE, "lang_corners_grid": GRID}, cadres=2)
+    return live_site.custom_campaign("lang-corners", DEFINITIONS, cadres=2)
 
 
 def submit(page) -> None:
     page.locator("button[type=submit]").click()
     page.wait_for_load_state()
-
-
-def fill_single(page) -> None:
-    page.locator("input[value=basically]").check()
-    page.locator("input[name$='__pct']").fill("85")
 
 
 def test_the_english_grid_marks_its_error_messages_as_english(live_site, phone, site):
@@ -100,9 +42,9 @@ def test_the_english_grid_marks_its_error_messages_as_english(live_site, phone, 
     phone.goto(site["grid"][0] + "?lang=en")
     submit(phone)
     errors = phone.locator("fieldset.grid span.err")
-    assert errors.count() == 2
+    assert errors.count() == 4  # two cadres, each a choice and a number box
     seen = [(e.inner_text(), e.evaluate(LANG_OF)) for e in errors.all()]
-    assert all(text == "Please choose one" for text, _lang in seen), seen
+    assert [text for text, _lang in seen] == [CHOOSE, CHOOSE, WHOLE, WHOLE], seen
     assert all(lang == "en" for _text, lang in seen), f"the grid's English error messages are marked: {seen}"
 
 
@@ -131,7 +73,7 @@ def test_the_english_error_summary_marks_the_item_labels_as_chinese(live_site, p
         for (let n = walk.nextNode(); n; n = walk.nextNode())
             if (/[\\u4e00-\\u9fff]/.test(n.data)) found.push([n.data.trim(), n.parentElement.closest('[lang]').lang]);
         return found; }""")
-    assert len(chinese) == 2, chinese  # 总体满意度 and 百分打分
+    assert len(chinese) == 3, chinese  # 总体满意度, 半分打分 and 百分打分
     assert all(lang == "zh-CN" for _text, lang in chinese), f"Chinese labels in the English summary: {chinese}"
     assert "：" not in summary.inner_text() and ": Please give a whole number from 0 to 100" in summary.inner_text()
 
@@ -174,8 +116,7 @@ def test_baseline_the_chosen_language_sticks_through_errors_and_the_confirmation
     submit(phone)
     assert phone.evaluate("document.documentElement.lang") == "en"
     messages = [e.inner_text() for e in phone.locator("p.err").all()]
-    assert messages == ["Please choose one", "Please give a whole number from 0 to 100",
-                        "Please give a whole number from 0 to 100"], messages
+    assert messages == [CHOOSE, CHOOSE, WHOLE, WHOLE], messages
     assert not HAN.search(phone.locator("button[type=submit]").inner_text() + phone.title().split(" - ")[0])
     fill_single(phone)
     phone.locator("input[name$='__extra']").fill("")
@@ -188,4 +129,4 @@ def test_baseline_the_chosen_language_sticks_through_errors_and_the_confirmation
     phone.locator("input[name$='__pct']").fill("101")
     submit(phone)
     messages = [e.inner_text() for e in phone.locator("p.err").all()]
-    assert messages == ["请选择一项", "请填写 0 到 100 之间的整数"], messages
+    assert messages == ["请选择一项", "请选择一项", "请填写 0 到 100 之间的整数"], messages

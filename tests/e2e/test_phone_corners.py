@@ -10,80 +10,17 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.corners import DEFINITIONS, fill_single
+
 
 pytestmark = pytest.mark.browser
 USED = "该测评码已经使用过"
 DONE = "提交成功，您的测评已计入。"
 RECORDED = "您的测评已经记录"
 
-# A county's own questionnaire with every kind of input a sheet can have: radios, half-point
-# buttons (0–10 by halves is 21 buttons), a number box (0–100 is 101 points, more than 21) and an
-# optional number box; and a cadre grid whose second item is numeric (a number box per row).
-SINGLE = """\
-kind: questionnaire
-key: phone_corners_single
-version: 1
-title: 手机角落测评表
-source: test
-subject_kind: organisation
-layout: single
-rater_groups: [masses]
-scales:
-  sat3:
-    label: 满意度
-    choices:
-      - {key: satisfied, label: 满意, value: 100}
-      - {key: basically, label: 基本满意, value: 60}
-      - {key: dissatisfied, label: 不满意, value: 0}
-  halves:
-    label: 半分
-    range: {min: 0, max: 10, step: 0.5}
-  hundred:
-    label: 百分
-    range: {min: 0, max: 100, step: 1}
-satisfied: [satisfied, basically]
-satisfaction_item: sat
-dimensions:
-  - {key: overall, label: 总体, weight: 1}
-items:
-  - {key: sat, label: 总体满意度, scale: sat3, dimension: overall}
-  - {key: half, label: 半分打分, scale: halves, dimension: overall}
-  - {key: pct, label: 百分打分, scale: hundred, dimension: overall}
-  - {key: extra, label: 可选打分, scale: hundred, dimension: overall, required: false}
-"""
-GRID = """\
-kind: questionnaire
-key: phone_corners_grid
-version: 1
-title: 手机角落网格
-source: test
-subject_kind: person
-layout: grid
-rater_groups: [town_cadre]
-scales:
-  quality4:
-    label: 评价
-    choices:
-      - {key: good, label: 好, value: 100}
-      - {key: fairly_good, label: 较好, value: 80}
-      - {key: average, label: 一般, value: 60}
-      - {key: poor, label: 较差, value: 30}
-  hundred:
-    label: 百分
-    range: {min: 0, max: 100, step: 1}
-satisfied: [good, fairly_good]
-satisfaction_item: verdict
-dimensions:
-  - {key: overall, label: 总体, weight: 1}
-items:
-  - {key: verdict, label: 总体评价, scale: quality4, dimension: overall}
-  - {key: score, label: 打分, scale: hundred, dimension: overall}
-"""
-
-
 @pytest.fixture(scope="module")
 def probe(live_site) -> dict:
-    return live_site.custom_campaign("phone-corners", {"phone_corners_single": SINGLE, "phone_corners_grid": GRID}, cadres=3)
+    return live_site.custom_campaign("phone-corners", DEFINITIONS, cadres=3)
 
 
 def answers(page) -> dict[str, str]:
@@ -94,14 +31,6 @@ def answers(page) -> dict[str, str]:
 
 def stored(page) -> str:
     return page.evaluate("JSON.stringify(Object.assign({}, localStorage)) + JSON.stringify(Object.assign({}, sessionStorage))")
-
-
-def fill_single(page) -> None:
-    page.locator("input[value=basically]").check()
-    page.locator("input[name$='__half'][value='7.5']").check()
-    page.locator("input[name$='__pct']").fill("85")
-    page.locator("input[name$='__extra']").fill("42")
-    page.locator("input[name$='__extra']").blur()
 
 
 def test_number_boxes_survive_a_lost_connection_and_a_reload(live_site, phone, probe):
