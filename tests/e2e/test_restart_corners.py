@@ -366,7 +366,7 @@ def run(site: Site, count: int, disrupt, *, after: int) -> dict:
     report["resend"] = dict(resend_all(site, phones))
     report["spent at the end"] = site.spent() - base_spent
     report["ballots at the end"] = site.ballots() - base_ballots
-    report["phones"] = phones
+    report["phones"], report["first"] = phones, first
     site.stop()
     return report
 
@@ -494,7 +494,7 @@ def broken_promises(report: dict, count: int) -> list[str]:
 
 
 def summary(report: dict) -> dict:
-    return {k: v for k, v in report.items() if k != "phones"}
+    return {k: v for k, v in report.items() if k not in ("phones", "first")}
 
 
 # ---------------------------------------------------------------- tests -------------------------------
@@ -507,8 +507,11 @@ def test_every_confirmed_ballot_survives_a_stop_or_crash_under_load_and_resends_
     """A hall votes while the server is stopped (SIGTERM), crashes (SIGKILL of the master and its
     workers), or loses one worker (gunicorn starts another). Restarted, the database holds every
     confirmed ballot once; every phone then sends its form again and is told "already recorded"
-    or has it cast, and in the end every code has exactly one ballot. A SIGTERM drains: no phone
-    that had sent its ballot is left without an answer."""
+    or has it cast, and in the end every code has exactly one ballot. A SIGTERM drains: no request
+    a worker had taken is cut off. (A connection still in the kernel's accept queue when the last
+    worker closes the socket is reset unread, in any server that closes its socket: the phone is
+    told nothing, its code stays unspent, and its resend casts it; 1 of 250 phones met that once
+    in CI.)"""
     def disrupt() -> None:
         if how == "sigterm":
             site.stop(signal.SIGTERM)
@@ -520,7 +523,13 @@ def test_every_confirmed_ballot_survives_a_stop_or_crash_under_load_and_resends_
     report = run(site, COUNT, disrupt, after=60)
     assert broken_promises(report, COUNT) == [], summary(report)
     if how == "sigterm":
-        assert report["lost"] == 0, summary(report)
+        logs = "".join(log.read_text() for log in site.folder.glob("server-*.log"))
+        assert "Forcing close" not in logs, summary(report)  # gunicorn's words for cutting requests off
+        first = report["first"]
+        cut = [p.code for p in report["phones"] if p.outcomes and p.outcomes[0].startswith("lost")
+               and first[p.code][0] == "used"]
+        assert cut == [], summary(report)  # a lost answer to a stored ballot: a request cut off
+        assert report["lost"] <= 3, summary(report)  # the accept queue's few, not a drain that failed
 
 
 @pytest.mark.parametrize("how", ["sigterm", "ctrl_c"])
