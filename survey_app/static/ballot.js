@@ -12,7 +12,8 @@
     store = poster ? window.sessionStorage : window.localStorage;
     store.setItem(key + ":t", "1"); store.removeItem(key + ":t");
   } catch (e) { return; }
-  if (document.getElementById("done")) { store.removeItem(key); return; }
+  // Sent, or never to be sent (a withdrawn code, a closed vote): nothing of the ballot stays.
+  if (document.getElementById("done") || document.getElementById("forget")) { store.removeItem(key); return; }
   var saved = {};
   try { saved = JSON.parse(store.getItem(key) || "{}") || {}; } catch (e) { saved = {}; }
   function keep() {

@@ -5,11 +5,13 @@ since fixed, measured in Debian's chromium as a 360×640 WeChat phone.
 """
 from __future__ import annotations
 
+import subprocess
 import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import BIN
 from tests.e2e.corners import DEFINITIONS, fill_single
 
 
@@ -175,3 +177,36 @@ def test_a_double_tap_on_submit_is_told_the_vote_counted(live_site, phone, probe
     phone.wait_for_load_state()
     assert phone.locator("h1").inner_text() == DONE, f"after a double tap the villager reads “{phone.locator('h1').inner_text()}”"
     assert len(posts) == 1, f"the form was sent {len(posts)} times"
+
+
+VOID = r"""
+import sys
+from sqlalchemy import select
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.models import Token, TokenBatch
+from survey_app.services import tokens
+
+app = create_app()
+with app.app_context():
+    token = db.session.scalar(select(Token).where(Token.code_hash == tokens.code_hash(tokens.normalise(sys.argv[1]))))
+    tokens.void_batch(db.session.get(TokenBatch, token.batch_id), actor="test")
+    db.session.commit()
+"""
+
+
+def test_a_withdrawn_code_leaves_nothing_of_its_ballot_on_the_phone(live_site, phone):
+    """A villager fills in most of a slip's ballot and puts the phone away; the slip is then
+    withdrawn (a misprinted batch). Scanning it again shows 该测评码已作废, but the phone kept her
+    answers under the code's address for as long as the browser lives, for whoever uses the
+    phone next: only the confirmation and the used-code page cleared them."""
+    url = live_site.codes("D01T03V03-masses", 1)[0]
+    phone.goto(url)
+    phone.locator("input[value=dissatisfied]").first.check()
+    assert "dissatisfied" in phone.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+    done = subprocess.run([BIN / "python", "-c", VOID, url.rsplit("/", 1)[1]], env=live_site.env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    phone.goto(url)
+    assert phone.locator("h1").inner_text() == "该测评码已作废"
+    assert stored(phone) == "{}{}", f"the phone still holds: {stored(phone)}"
