@@ -75,7 +75,7 @@ def build_form(questionnaire: Questionnaire, subjects: Sequence[str], *,
                 # 8.3 on a scale of half points is told the unit, not only the range it is inside
                 wording = texts["whole"] if scale.step == 1 else texts["step"] if scale.step else texts["number"]
                 wording = wording.format(low=low, high=high, step=scale.step or 0)
-                if item.required and (questionnaire.layout == "grid" or not scale.points()):
+                if item.required and questionnaire.number_box(scale):
                     check = [InputRequired(message=wording)]  # an empty number box: nothing to choose from
                 attrs[name] = DecimalField(item.label, places=None,
                                            validators=check + [OnScale(low, high, scale.step, wording)])

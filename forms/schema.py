@@ -99,6 +99,12 @@ class Questionnaire:
     def item(self, key: str) -> Item:
         return next(i for i in self.items if i.key == key)
 
+    def number_box(self, scale: Scale) -> bool:
+        """Whether a numeric scale is answered by typing a number (a box) rather than by pressing
+        one of its points: a grid row has room for one box, a single sheet for up to 21 buttons.
+        The page draws it so and the form words a missing answer so (type, or choose)."""
+        return scale.is_numeric and (self.layout == "grid" or scale.points() is None)
+
 
 @dataclass(frozen=True)
 class Indicator:

@@ -38,9 +38,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _kept_for_good(response: Response) -> Response:
-        filename = (request.view_args or {}).get("filename")
-        if (request.endpoint == "static" and response.status_code in (200, 304) and filename
-                and request.args.get("v") and request.args.get("v") == version(filename)):
+        if request.endpoint != "static" or response.status_code not in (200, 304):
+            return response  # every ballot passes here: it leaves at the first test
+        filename, given = (request.view_args or {}).get("filename"), request.args.get("v")
+        if filename and given and given == version(filename):
             response.cache_control.public = True
             response.cache_control.max_age = YEAR
             response.cache_control.immutable = True

@@ -121,6 +121,13 @@ def ballot_file(site: Site) -> int | str:
     return wal.stat().st_size if wal.exists() else 0
 
 
+def vote_all(site: Site, phones: list[Phone]) -> None:
+    """Each phone loads its ballot and sends it, and is told it counted."""
+    for phone in phones:
+        load_page(site.port, phone)
+        assert submit(site.port, phone) == "counted"
+
+
 def test_closing_with_a_reader_open_holds_the_voters_of_other_campaigns_a_few_seconds_at_most(any_site):
     """Two towns vote at once (two open campaigns); one town's meeting ends and its organiser runs
     `pingyi close`, while an analyst's shell or a backup holds a read transaction on the database.
@@ -133,9 +140,7 @@ def test_closing_with_a_reader_open_holds_the_voters_of_other_campaigns_a_few_se
     phones = [Phone(code) for code in site.codes(10)]
     others = [Phone(code) for code in open_second_campaign(site, 12)]
     site.start()
-    for phone in phones:
-        load_page(site.port, phone)
-        assert submit(site.port, phone) == "counted"
+    vote_all(site, phones)
     for phone in others:
         assert load_page(site.port, phone) == "page"
     reader = Reader(site)
@@ -173,9 +178,7 @@ def test_a_close_killed_during_its_clean_up_is_finished_by_closing_again(any_sit
     site = any_site
     phones = [Phone(code) for code in site.codes(10)]
     site.start()
-    for phone in phones:
-        load_page(site.port, phone)
-        assert submit(site.port, phone) == "counted"
+    vote_all(site, phones)
     before = ballot_file(site)
     reader = Reader(site)
     closing = subprocess.Popen([BIN / "pingyi", "close", "demo-2026"], env=site.env, stdout=subprocess.DEVNULL,
@@ -215,9 +218,7 @@ def test_two_administrators_closing_at_once_are_not_both_told_they_closed_it(any
     site = any_site
     phones = [Phone(code) for code in site.codes(4)]
     site.start()
-    for phone in phones:
-        load_page(site.port, phone)
-        assert submit(site.port, phone) == "counted"
+    vote_all(site, phones)
     desk = Desk(site)
     if postgresql(site):  # a cast in flight holds the token table: the close waits for it
         import psycopg
